@@ -1,0 +1,32 @@
+//! The Tally dashboard and the contract between it and the server.
+//!
+//! * [`types`]: request and response types shared by the browser and the
+//!   server, so both agree by construction.
+//! * [`api`]: `#[server]` functions the dashboard calls. Their bodies (built
+//!   with the `ssr` feature) are thin: they hand the work to a [`backend::Backend`]
+//!   the server provides as Leptos context.
+//! * [`App`]: the `/monitoring` single-page application (built with `csr`).
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+mod pages;
+pub mod types;
+
+use leptos::prelude::*;
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+/// The root component mounted by the `frontend` crate.
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/monitoring") view=pages::Dashboard />
+            </Routes>
+        </Router>
+    }
+}

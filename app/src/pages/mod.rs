@@ -1,0 +1,7 @@
+//! Top-level pages of the dashboard.
+
+mod dashboard;
+mod not_found;
+
+pub use dashboard::Dashboard;
+pub use not_found::NotFound;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs every tool Tally needs to build, run and test on a fresh Debian
+# machine, from the package registries only (crates.io, npm, Debian).
+# Idempotent: each step checks what is present and skips it.
+# Usage: scripts/bootstrap.sh [--runtime-only]
+#   --runtime-only  skip the test-only system packages (redis, prometheus, chromium)
+set -euo pipefail
+
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132.0.0
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+runtime_only=false
+[[ "${1:-}" == "--runtime-only" ]] && runtime_only=true
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+
+export PATH="$HOME/.cargo/bin:$repo/.tools/node_modules/.bin:$PATH"
+export DEBIAN_FRONTEND=noninteractive
+
+if ! command -v cargo >/dev/null; then
+  say "cargo not found: install Rust with rustup first" >&2
+  exit 1
+fi
+
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "wasm32-unknown-unknown target: present"
+else
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
+  say "trunk $TRUNK_VERSION: present"
+else
+  say "installing trunk $TRUNK_VERSION from crates.io (several minutes)"
+  cargo install trunk --version "=$TRUNK_VERSION" --locked
+fi
+
+if wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  say "wasm-bindgen $WASM_BINDGEN_VERSION: present"
+else
+  # --locked fails for this version: a pinned dependency is gone from crates.io.
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION from crates.io"
+  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
+fi
+
+# Debian's binaryen (108) emits WASM that Chromium rejects; use npm's.
+if [[ -x "$repo/.tools/node_modules/.bin/wasm-opt" ]] \
+  && "$repo/.tools/node_modules/.bin/wasm-opt" --version | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+  say "wasm-opt (binaryen $BINARYEN_VERSION): present"
+else
+  if ! command -v npm >/dev/null; then
+    say "installing nodejs + npm (apt)"
+    apt-get update -qq && apt-get install -y -qq nodejs npm
+  fi
+  say "installing binaryen $BINARYEN_VERSION from npm into .tools/"
+  npm install --silent --no-audit --no-fund --prefix "$repo/.tools" "binaryen@$BINARYEN_VERSION"
+fi
+
+if ! $runtime_only; then
+  missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  if ((${#missing[@]})); then
+    say "installing ${missing[*]} (apt)"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # The Debian prometheus package starts a system service; tests start their own.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+      systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+    fi
+  else
+    say "redis-server, promtool, chromium, chromedriver: present"
+  fi
+fi
+
+say "done"

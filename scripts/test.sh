@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Bootstraps, lints (server and wasm32 feature sets), builds the dashboard
+# once, and runs every test, the headless-Chromium ones included.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+step() { printf '\n[test] %s\n' "$*"; }
+
+scripts/bootstrap.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy: server feature set (app/ssr, server, tests)"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "clippy: browser feature set (app/csr, frontend) for wasm32"
+cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "trunk build --release (the dashboard the tests load)"
+trunk build --release
+
+step "cargo test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked 2>&1 | tee "$log"
+# One closing line with the totals of every test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"

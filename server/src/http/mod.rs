@@ -1,0 +1,22 @@
+//! HTTP surface: one router per feature, merged here.
+
+mod assets;
+pub mod error;
+mod health;
+mod server_fns;
+
+use axum::{Router, response::Redirect, routing::get};
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::temporary("/monitoring") }))
+        .merge(health::router())
+        .merge(server_fns::router())
+        .merge(assets::router(&state.config.assets_dir))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,54 @@
+//! Every SQL statement of Tally lives under this module. Handlers and jobs
+//! call typed functions here, so another database could be added behind the
+//! same functions without touching them.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+/// Handle to the metrics database. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct Storage {
+    pool: SqlitePool,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the database at `path` and applies the
+    /// embedded migrations.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            // WAL lets readers run while the writer commits.
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit survives power loss, not only a process crash.
+            // Group commit amortises the fsync over many events.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Checks that the database answers a query.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
+    /// Waits for in-flight statements and closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,141 @@
+//! Shared harness for Tally's integration and end-to-end tests: start the
+//! real application on a free loopback port with its own database, and drive
+//! a real headless Chromium.
+//!
+//! Set `TEST_LOG=1` to see the application's logs.
+
+pub mod browser;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Once,
+};
+
+use clap::Parser;
+use tally::{config::Config, startup::Application, telemetry};
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub const MASTER_KEY: &str = "test-master-key-0123456789abcdef";
+
+/// The repository root (the tests crate sits one level below it).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A running application. Stopped gracefully by [`TestApp::stop`], or
+/// aborted when dropped.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>`
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub data_dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.path().join("metrics.db")
+    }
+
+    /// Sends the shutdown signal and waits for the server to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            telemetry::init(telemetry::LogFormat::Text);
+        }
+    });
+}
+
+/// The arguments every test app gets; `extra` may override any of them.
+fn config_for(data_dir: &Path, extra: &[&str]) -> Config {
+    let db = data_dir.join("metrics.db");
+    let dist = repo_root().join("dist");
+    let mut args: Vec<String> = [
+        "tally",
+        "--bind",
+        "127.0.0.1:0",
+        "--master-api-key",
+        MASTER_KEY,
+        "--sqlite-metrics-db-path",
+        db.to_str().expect("temp paths are UTF-8"),
+        "--assets-dir",
+        dist.to_str().expect("repo path is UTF-8"),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    Config::parse_from(args)
+}
+
+/// Starts the real application on a free port with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`], with extra command-line flags.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    init_logs();
+    let data_dir = tempfile::tempdir().expect("create a temporary directory");
+    let config = config_for(data_dir.path(), extra);
+    let app = Application::build(config)
+        .await
+        .expect("build the application");
+    let addr = app.local_addr();
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = shutdown_rx.await;
+    }));
+    TestApp {
+        addr,
+        base_url: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("build an HTTP client"),
+        data_dir,
+        shutdown: Some(shutdown_tx),
+        server: Some(server),
+    }
+}
+
+/// Fails with a clear message when the dashboard has not been built.
+pub fn require_dist() {
+    let index = repo_root().join("dist/index.html");
+    assert!(
+        index.exists(),
+        "{} is missing: build the dashboard first (`trunk build --release`, done by scripts/test.sh)",
+        index.display()
+    );
+}
