@@ -13,7 +13,7 @@ impl Backend for AppState {
         Ok(ServerStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started_at.elapsed().as_secs(),
-            counters: "in-process".to_owned(),
+            counters: self.counters.backend().to_owned(),
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use clap::Parser;
+use clap::{ArgAction, Parser, builder::BoolishValueParser};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::telemetry::LogFormat;
@@ -12,7 +12,8 @@ use crate::telemetry::LogFormat;
 #[command(
     name = "tally",
     version,
-    about = "Usage metrics and admin dashboard for API platforms"
+    about = "Usage metrics and admin dashboard for API platforms",
+    args_override_self = true
 )]
 pub struct Config {
     /// Address the HTTP server listens on.
@@ -24,6 +25,15 @@ pub struct Config {
     #[arg(long, env = "MASTER_API_KEY", hide_env_values = true, value_parser = parse_secret)]
     pub master_api_key: Option<SecretString>,
 
+    /// Key producers use to send events (the master key works too).
+    #[arg(long, env = "INGEST_API_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub ingest_api_key: Option<SecretString>,
+
+    /// Keep events in the SQLite file. `false` keeps them in memory only
+    /// (lost at exit): for trials, never for production.
+    #[arg(long, env = "SQLITE_METRICS_ENABLED", default_value_t = true, value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sqlite_metrics_enabled: bool,
+
     /// Path of the SQLite database (created if missing).
     #[arg(
         long,
@@ -31,6 +41,70 @@ pub struct Config {
         default_value = "data/metrics.db"
     )]
     pub sqlite_metrics_db_path: PathBuf,
+
+    /// Keep per-event detail (session, user and entity ids; client IP and
+    /// user agent). `false` stores only what the rollups and ids need.
+    #[arg(long, env = "DETAILED_METRICS_ENABLED", default_value_t = true, value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub detailed_metrics_enabled: bool,
+
+    /// Events accepted but not yet committed; beyond it ingest answers 503.
+    #[arg(long, env = "METRICS_BUFFER_SIZE", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub metrics_buffer_size: u32,
+
+    /// Largest request body accepted by ingest, in bytes.
+    #[arg(long, env = "TALLY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Most events in one ingest request.
+    #[arg(long, env = "TALLY_MAX_BATCH_EVENTS", default_value_t = 10_000)]
+    pub max_batch_events: usize,
+
+    /// How far ahead of the server clock an event's timestamp may be.
+    #[arg(long, env = "TALLY_MAX_CLOCK_SKEW_SECONDS", default_value_t = 300)]
+    pub max_clock_skew_seconds: u32,
+
+    /// Days raw executions, requests and pool events (and hourly rollups)
+    /// are kept. Also the oldest timestamp ingest accepts.
+    #[arg(long, env = "METRICS_EXECUTION_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub metrics_execution_retention_days: u32,
+
+    /// Days daily rollups are kept.
+    #[arg(long, env = "METRICS_DAILY_RETENTION_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub metrics_daily_retention_days: u32,
+
+    /// Minutes between maintenance runs (retention, archive).
+    #[arg(long, env = "METRICS_AGGREGATION_INTERVAL_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub metrics_aggregation_interval_minutes: u32,
+
+    /// Write expired raw rows to compressed NDJSON files before deleting them.
+    #[arg(long, env = "METRICS_ARCHIVE_ENABLED", default_value_t = true, value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics_archive_enabled: bool,
+
+    /// Days archive files are kept.
+    #[arg(long, env = "METRICS_ARCHIVE_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub metrics_archive_retention_days: u32,
+
+    /// Directory of the archive files.
+    #[arg(long, env = "METRICS_ARCHIVE_DIR", default_value = "data/archive")]
+    pub metrics_archive_dir: PathBuf,
+
+    /// Redis for the hot counters (e.g. `redis://127.0.0.1:6379/0`). Unset:
+    /// in-process counters.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key Tally writes.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "tally")]
+    pub redis_key_prefix: String,
+
+    /// Longest wait for one Redis call, in milliseconds.
+    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 250)]
+    pub redis_timeout_ms: u64,
+
+    /// Demo mode: send simulated traffic (90 days of history, then live
+    /// events) through this server's own ingest API.
+    #[arg(long, env = "TALLY_DEMO", default_value_t = false, value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub demo: bool,
 
     /// Directory with the built dashboard (`trunk build --release` output).
     #[arg(long, env = "TALLY_ASSETS_DIR", default_value = "dist")]
@@ -98,6 +172,35 @@ mod tests {
     fn empty_master_key_is_rejected() {
         let error = Config::try_parse_from(["tally", "--master-api-key", " "]).unwrap_err();
         assert!(error.to_string().contains("must not be empty"), "{error}");
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = Config::parse_from(["tally"]);
+        assert!(
+            c.detailed_metrics_enabled && c.sqlite_metrics_enabled && c.metrics_archive_enabled
+        );
+        assert_eq!(c.metrics_buffer_size, 10_000);
+        assert_eq!(c.metrics_execution_retention_days, 90);
+        assert_eq!(c.metrics_daily_retention_days, 365);
+        assert_eq!(c.metrics_aggregation_interval_minutes, 60);
+        assert_eq!(c.metrics_archive_retention_days, 90);
+        assert_eq!(c.sqlite_metrics_db_path, PathBuf::from("data/metrics.db"));
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn booleans_accept_the_usual_spellings() {
+        let c = Config::parse_from([
+            "tally",
+            "--detailed-metrics-enabled",
+            "false",
+            "--demo",
+            "yes",
+        ]);
+        assert!(!c.detailed_metrics_enabled);
+        assert!(c.demo);
     }
 
     #[test]

@@ -3,9 +3,16 @@
 //! `main.rs` only parses the configuration and starts [`startup::Application`];
 //! everything else lives here so tests can start the real application.
 
+pub mod auth;
 pub mod backend;
+pub mod clock;
 pub mod config;
+pub mod counters;
+pub mod histogram;
 pub mod http;
+pub mod ingest;
+pub mod jobs;
+pub mod simulator;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -1,30 +1,83 @@
-//! Builds and runs the application: storage, state, router, listener.
+//! Builds and runs the application: storage, counters, writer, jobs, router,
+//! listener; and stops them in order.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
-use crate::{config::Config, http, state::AppState, storage::Storage};
+use crate::{
+    config::Config,
+    counters::{self, CounterStore, Counters},
+    http,
+    ingest::writer::{Writer, WriterTask},
+    jobs::{self, retention},
+    simulator,
+    state::AppState,
+    storage::{Location, Storage},
+};
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    writer_task: WriterTask,
+    counters_task: JoinHandle<()>,
+    stop_jobs: watch::Sender<bool>,
+    jobs: JoinHandle<()>,
 }
 
 impl Application {
-    /// Opens the database, applies migrations and binds the listener.
-    /// Bind to port 0 to get a free port (tests); [`Self::local_addr`] tells which.
+    /// Opens the database, applies migrations, starts the writer, counters
+    /// and maintenance tasks, and binds the listener. Bind to port 0 to get a
+    /// free port (tests); [`Self::local_addr`] tells which.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let storage = Storage::open(&config.sqlite_metrics_db_path)
-            .await
-            .with_context(|| {
-                format!(
-                    "opening the database {}",
-                    config.sqlite_metrics_db_path.display()
+        let location = if config.sqlite_metrics_enabled {
+            Location::File(&config.sqlite_metrics_db_path)
+        } else {
+            tracing::warn!(
+                "SQLITE_METRICS_ENABLED=false: events are kept in memory and lost at exit."
+            );
+            Location::Memory
+        };
+        let storage = Storage::open(location).await.with_context(|| {
+            format!(
+                "opening the database {}",
+                config.sqlite_metrics_db_path.display()
+            )
+        })?;
+
+        let store: Arc<dyn CounterStore> = match &config.redis_url {
+            Some(url) => Arc::new(
+                counters::redis_store::RedisStore::new(
+                    url,
+                    &config.redis_key_prefix,
+                    Duration::from_millis(config.redis_timeout_ms),
                 )
-            })?;
+                .context("REDIS_URL")?,
+            ),
+            None => Arc::new(counters::memory_store::MemoryStore::new()),
+        };
+        let (counters, counters_task) = Counters::start(store, storage.clone());
+        let (writer, writer_task) = Writer::start(
+            storage.clone(),
+            counters.clone(),
+            config.metrics_buffer_size as usize,
+        );
+
+        let (stop_jobs, jobs_stopped) = watch::channel(false);
+        let jobs = jobs::start(
+            storage.clone(),
+            retention_policy(&config),
+            Duration::from_secs(u64::from(config.metrics_aggregation_interval_minutes) * 60),
+            jobs_stopped,
+        );
+
         let (master_key, generated) = config.master_key_or_generate();
         if generated {
             // Printed once, to the terminal only: never through the log pipeline.
@@ -40,10 +93,19 @@ impl Application {
         let state = AppState {
             config: Arc::new(config),
             storage,
+            writer,
+            counters,
             master_key,
             started_at: Instant::now(),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            writer_task,
+            counters_task,
+            stop_jobs,
+            jobs,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -52,23 +114,82 @@ impl Application {
             .expect("a bound TCP listener has a local address")
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests
-    /// and closes the database.
+    /// Serves until `shutdown` completes; then finishes in-flight requests,
+    /// commits everything buffered, stops the background tasks and closes
+    /// the database.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         let storage = self.state.storage.clone();
+        let demo = self
+            .state
+            .config
+            .demo
+            .then(|| spawn_demo(&self.state, addr));
         let router = http::router(self.state);
         tracing::info!(%addr, "Tally listening; dashboard at http://{addr}/monitoring");
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+
+        if let Some(demo) = demo {
+            demo.abort();
+        }
+        // Every request has had its answer, so the buffer only holds batches
+        // whose clients went away; they are committed all the same.
+        self.writer_task.drain().await;
+        let _ = self.stop_jobs.send(true);
+        let _ = self.jobs.await;
+        // The counters task ends once the last handle (in the router) is gone.
+        self.counters_task.abort();
         storage.close().await;
         tracing::info!("Tally stopped.");
-        Ok(())
+        served.map_err(Into::into)
     }
+}
+
+fn retention_policy(config: &Config) -> retention::Policy {
+    retention::Policy {
+        execution_retention_days: config.metrics_execution_retention_days,
+        daily_retention_days: config.metrics_daily_retention_days,
+        archive: config
+            .metrics_archive_enabled
+            .then(|| retention::ArchivePolicy {
+                dir: config.metrics_archive_dir.clone(),
+                retention_days: config.metrics_archive_retention_days,
+            }),
+    }
+}
+
+/// Demo mode: the simulator sends history (when the database is empty) and
+/// then live traffic to this very server, through its HTTP ingest API.
+fn spawn_demo(state: &AppState, addr: SocketAddr) -> JoinHandle<()> {
+    let storage = state.storage.clone();
+    let master = state.master_key.expose_secret().to_owned();
+    let days = state
+        .config
+        .metrics_execution_retention_days
+        .saturating_sub(1)
+        .min(90);
+    tokio::spawn(async move {
+        let empty = matches!(storage.execution_count().await, Ok(0));
+        let config = simulator::SimulatorConfig {
+            base_url: format!("http://{addr}"),
+            ingest_key: master.clone(),
+            master_key: Some(master),
+            backfill_days: if empty { days } else { 0 },
+            ..simulator::SimulatorConfig::default()
+        };
+        tracing::info!(
+            backfill_days = config.backfill_days,
+            "Demo mode: simulated traffic starting."
+        );
+        if let Err(error) = simulator::run(config).await {
+            tracing::error!(error = format!("{error:#}"), "Demo simulator stopped.");
+        }
+    })
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -1,6 +1,9 @@
 //! Integration tests: the real application on loopback, real SQLite files,
 //! a real headless Chromium.
 
+mod counters;
 mod dashboard_e2e;
 mod health;
+mod ingest;
+mod retention;
 mod server_fns;

@@ -5,6 +5,7 @@
 //! Set `TEST_LOG=1` to see the application's logs.
 
 pub mod browser;
+pub mod redis_server;
 
 use std::{
     net::SocketAddr,
@@ -48,15 +49,56 @@ impl TestApp {
         self.data_dir.path().join("metrics.db")
     }
 
-    /// Sends the shutdown signal and waits for the server to finish.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub fn archive_dir(&self) -> PathBuf {
+        self.data_dir.path().join("archive")
+    }
+
+    /// A second handle on the app's database file, as another process would have.
+    pub async fn storage(&self) -> tally::storage::Storage {
+        tally::storage::Storage::open(tally::storage::Location::File(&self.db_path()))
+            .await
+            .expect("open the app's database")
+    }
+
+    /// POSTs a JSON body to an ingest endpoint with the master key.
+    pub async fn post_events(&self, kind: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/v1/events/{kind}")))
+            .header("x-api-key", MASTER_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("send events")
+    }
+
+    /// GETs a JSON admin endpoint with the master key.
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header("x-api-key", MASTER_KEY)
+            .send()
+            .await
+            .expect("send admin request");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("JSON body")
+    }
+
+    /// Sends the shutdown signal and waits for the server to finish. Returns
+    /// the data directory, so a test can start another app on the same files.
+    pub async fn stop(mut self) -> anyhow::Result<TempDir> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        match self.server.take() {
-            Some(server) => server.await?,
-            None => Ok(()),
+        if let Some(server) = self.server.take() {
+            server.await??;
         }
+        let placeholder = tempfile::tempdir()?;
+        Ok(std::mem::replace(&mut self.data_dir, placeholder))
     }
 }
 
@@ -80,6 +122,7 @@ fn init_logs() {
 /// The arguments every test app gets; `extra` may override any of them.
 fn config_for(data_dir: &Path, extra: &[&str]) -> Config {
     let db = data_dir.join("metrics.db");
+    let archive = data_dir.join("archive");
     let dist = repo_root().join("dist");
     let mut args: Vec<String> = [
         "tally",
@@ -91,6 +134,8 @@ fn config_for(data_dir: &Path, extra: &[&str]) -> Config {
         db.to_str().expect("temp paths are UTF-8"),
         "--assets-dir",
         dist.to_str().expect("repo path is UTF-8"),
+        "--metrics-archive-dir",
+        archive.to_str().expect("temp paths are UTF-8"),
     ]
     .into_iter()
     .map(str::to_owned)

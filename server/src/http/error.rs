@@ -9,6 +9,8 @@ use axum::{
 };
 use serde_json::json;
 
+use crate::ingest::{events::FieldError, writer::WriteError};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -17,6 +19,13 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// One event of a batch is wrong; the batch is rejected whole.
+    #[error("event {index}: {error}")]
+    InvalidEvent { index: usize, error: FieldError },
     #[error("{message}")]
     Unavailable {
         message: String,
@@ -32,19 +41,49 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::TooLarge { .. } => Self::PayloadTooLarge(error.to_string()),
+            WriteError::BufferFull { .. } | WriteError::Busy => Self::Unavailable {
+                message: error.to_string(),
+                retry_after_secs: 1,
+            },
+            WriteError::DiskFull
+            | WriteError::ReadOnly
+            | WriteError::Storage
+            | WriteError::ShuttingDown => Self::Unavailable {
+                message: error.to_string(),
+                retry_after_secs: 5,
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidEvent { .. } => StatusCode::BAD_REQUEST,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "Request failed.");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
+        let body = match &self {
+            Self::InvalidEvent { index, error } => json!({
+                "error": self.to_string(),
+                "index": index,
+                "field": error.field,
+            }),
+            _ => json!({ "error": self.to_string() }),
+        };
+        let mut response = (status, Json(body)).into_response();
         if let Self::Unavailable {
             retry_after_secs, ..
         } = self

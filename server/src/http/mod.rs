@@ -1,5 +1,7 @@
 //! HTTP surface: one router per feature, merged here.
 
+mod admin_keys;
+mod admin_live;
 mod assets;
 pub mod error;
 mod health;
@@ -14,6 +16,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/monitoring") }))
         .merge(health::router())
+        .merge(crate::ingest::router(state.config.max_body_bytes))
+        .merge(admin_keys::router())
+        .merge(admin_live::router())
         .merge(server_fns::router())
         .merge(assets::router(&state.config.assets_dir))
         .layer(CompressionLayer::new())

@@ -2,6 +2,12 @@
 //! call typed functions here, so another database could be added behind the
 //! same functions without touching them.
 
+pub mod ingest;
+pub mod keys;
+pub mod live;
+pub mod retention;
+pub mod sql;
+
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
@@ -15,18 +21,39 @@ pub struct Storage {
     pool: SqlitePool,
 }
 
+/// Where the database lives.
+#[derive(Clone, Copy, Debug)]
+pub enum Location<'a> {
+    File(&'a Path),
+    /// Private to this process and lost at exit (`SQLITE_METRICS_ENABLED=false`).
+    Memory,
+}
+
 impl Storage {
-    /// Opens (creating if needed) the database at `path` and applies the
-    /// embedded migrations.
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            // WAL lets readers run while the writer commits.
-            .journal_mode(SqliteJournalMode::Wal)
+    /// Opens (creating if needed) the database and applies the embedded
+    /// migrations.
+    pub async fn open(location: Location<'_>) -> anyhow::Result<Self> {
+        let options = match location {
+            Location::File(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                SqliteConnectOptions::from_str("sqlite:")?
+                    .filename(path)
+                    .create_if_missing(true)
+                    // WAL lets readers run while the writer commits.
+                    .journal_mode(SqliteJournalMode::Wal)
+            }
+            Location::Memory => {
+                // A named shared-cache memory database, so every pooled
+                // connection sees the same data while the pool lives.
+                let name = hex::encode(rand::random::<[u8; 8]>());
+                SqliteConnectOptions::from_str(&format!(
+                    "sqlite:file:tally-{name}?mode=memory&cache=shared"
+                ))?
+            }
+        };
+        let options = options
             // FULL: a commit survives power loss, not only a process crash.
             // Group commit amortises the fsync over many events.
             .synchronous(SqliteSynchronous::Full)

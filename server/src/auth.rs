@@ -1,0 +1,42 @@
+//! Who may call what. Ingest takes the ingest key or the master key; the
+//! admin API takes the master key. Keys arrive in `x-api-key` or as
+//! `Authorization: Bearer <key>` and are compared in constant time.
+
+use axum::http::HeaderMap;
+
+use crate::{config::key_matches, http::error::ApiError, state::AppState};
+
+/// The key presented with a request, if any.
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim());
+    }
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+pub fn require_master_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match presented_key(headers) {
+        Some(key) if key_matches(key, &state.master_key) => Ok(()),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+pub fn require_ingest_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(key) = presented_key(headers) else {
+        return Err(ApiError::Unauthorized);
+    };
+    let ingest_ok = state
+        .config
+        .ingest_api_key
+        .as_ref()
+        .is_some_and(|ingest| key_matches(key, ingest));
+    if ingest_ok || key_matches(key, &state.master_key) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}

@@ -1,0 +1,173 @@
+//! Feeds the counter store from the writer, off the ingest path, and keeps
+//! it correct: any lost update (store unreachable, too slow, queue full)
+//! marks the counters stale, and they are rebuilt from SQLite as soon as the
+//! store answers again.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use serde::Serialize;
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use super::{CounterStore, CounterUpdate, Window, WindowCounts, rows_of};
+use crate::{clock, storage::Storage};
+
+/// Updates waiting for the store. Beyond this the writer drops updates and
+/// asks for a rebuild rather than wait.
+const QUEUE: usize = 4096;
+/// How often a stale store is retried.
+const RETRY_EVERY: Duration = Duration::from_secs(2);
+
+/// Cheap to clone handle on the counters.
+#[derive(Clone)]
+pub struct Counters {
+    store: Arc<dyn CounterStore>,
+    updates: mpsc::Sender<CounterUpdate>,
+    state: Arc<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Some update was not applied: the store must be rebuilt.
+    stale: AtomicBool,
+}
+
+/// The "now" figures of the dashboard's live strip.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LiveCounters {
+    pub backend: &'static str,
+    /// False while the store is being rebuilt or unreachable.
+    pub fresh: bool,
+    pub this_minute: WindowCounts,
+    pub last_minute: WindowCounts,
+    pub this_hour: WindowCounts,
+    pub today: WindowCounts,
+}
+
+impl Counters {
+    /// Starts the task that applies updates and rebuilds the store. It ends
+    /// once every `Counters` handle is dropped.
+    pub fn start(store: Arc<dyn CounterStore>, storage: Storage) -> (Self, JoinHandle<()>) {
+        let (updates, receiver) = mpsc::channel(QUEUE);
+        let state = Arc::new(State {
+            // Start stale: the first tick loads the counters from SQLite.
+            stale: AtomicBool::new(true),
+        });
+        let task = tokio::spawn(run(
+            Arc::clone(&store),
+            storage,
+            receiver,
+            Arc::clone(&state),
+        ));
+        (
+            Self {
+                store,
+                updates,
+                state,
+            },
+            task,
+        )
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// Queues an update without waiting. If the queue is full the update is
+    /// dropped and a rebuild requested: SQLite has the data.
+    pub fn submit(&self, update: CounterUpdate) {
+        if self.updates.try_send(update).is_err() {
+            self.state.stale.store(true, Ordering::Release);
+        }
+    }
+
+    /// True when the counters reflect everything committed (give or take the
+    /// updates in flight).
+    pub fn is_fresh(&self) -> bool {
+        !self.state.stale.load(Ordering::Acquire)
+    }
+
+    pub async fn live(&self) -> Result<LiveCounters, super::CounterError> {
+        let minute = clock::now_ms().div_euclid(60_000);
+        let [this_minute, this_hour, today] = Window::containing_minute(minute);
+        Ok(LiveCounters {
+            backend: self.backend(),
+            fresh: self.is_fresh(),
+            this_minute: self.store.read(this_minute).await?,
+            last_minute: self.store.read(Window::Minute(minute - 1)).await?,
+            this_hour: self.store.read(this_hour).await?,
+            today: self.store.read(today).await?,
+        })
+    }
+}
+
+async fn run(
+    store: Arc<dyn CounterStore>,
+    storage: Storage,
+    mut receiver: mpsc::Receiver<CounterUpdate>,
+    state: Arc<State>,
+) {
+    // Updates whose rows a rebuild already counted are skipped.
+    let mut counted_through: i64 = 0;
+    // Whether the current outage has been logged.
+    let mut outage_logged = false;
+    let mut retry = tokio::time::interval(RETRY_EVERY);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            update = receiver.recv() => {
+                let Some(update) = update else { break };
+                if state.stale.load(Ordering::Acquire) || update.last_row <= counted_through {
+                    continue;
+                }
+                let rows = rows_of(&update, clock::now_ms().div_euclid(60_000));
+                if let Err(error) = store.apply(&rows).await {
+                    state.stale.store(true, Ordering::Release);
+                    if !outage_logged {
+                        tracing::warn!(%error, backend = store.backend(),
+                            "Counter store unavailable; ingest continues, counters will be rebuilt from SQLite.");
+                        outage_logged = true;
+                    }
+                }
+            }
+            _ = retry.tick() => {
+                if !state.stale.load(Ordering::Acquire) {
+                    continue;
+                }
+                match rebuild(store.as_ref(), &storage).await {
+                    Ok(through) => {
+                        counted_through = through;
+                        state.stale.store(false, Ordering::Release);
+                        if outage_logged {
+                            tracing::info!(backend = store.backend(), "Counter store back; counters rebuilt from SQLite.");
+                            outage_logged = false;
+                        }
+                    }
+                    Err(error) => {
+                        if !outage_logged {
+                            tracing::warn!(%error, backend = store.backend(),
+                                "Counter store unavailable; ingest continues, counters will be rebuilt from SQLite.");
+                            outage_logged = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Replaces every kept window with what SQLite holds. Returns the last
+/// execution row the snapshot included.
+async fn rebuild(store: &dyn CounterStore, storage: &Storage) -> anyhow::Result<i64> {
+    let now_minute = clock::now_ms().div_euclid(60_000);
+    let snapshot = storage.counter_snapshot(now_minute).await?;
+    store
+        .replace(&Window::all_kept(now_minute), &snapshot.rows)
+        .await?;
+    Ok(snapshot.through_row)
+}

@@ -1,0 +1,218 @@
+//! Splitting a request body into events: a JSON array, one JSON object, or
+//! NDJSON. Each event is parsed on its own so an error names its index and
+//! field path.
+
+use axum::http::{HeaderMap, header};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use super::events::FieldError;
+use crate::http::error::ApiError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/json`: an array of events or a single event.
+    Json,
+    /// `application/x-ndjson` (or `application/ndjson`, `application/jsonl`):
+    /// one event per line.
+    Ndjson,
+}
+
+impl BodyFormat {
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let Some(value) = headers.get(header::CONTENT_TYPE) else {
+            return Err(ApiError::UnsupportedMediaType(
+                "Content-Type is missing: send application/json or application/x-ndjson".to_owned(),
+            ));
+        };
+        let mime = value
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match mime.as_str() {
+            "application/json" => Ok(Self::Json),
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines" => Ok(Self::Ndjson),
+            other => Err(ApiError::UnsupportedMediaType(format!(
+                "Content-Type `{other}` is not supported: send application/json or application/x-ndjson"
+            ))),
+        }
+    }
+}
+
+/// Parses every event of the body, or fails on the first bad one.
+pub fn parse_batch<I, T>(
+    body: &[u8],
+    format: BodyFormat,
+    max_events: usize,
+    validate: impl Fn(I) -> Result<T, FieldError>,
+) -> Result<Vec<T>, ApiError>
+where
+    I: DeserializeOwned,
+{
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let items = split(text, format)?;
+    if items.len() > max_events {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the batch has {} events; the limit is {max_events} per request",
+            items.len()
+        )));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let input =
+                parse_one::<I>(item).map_err(|error| ApiError::InvalidEvent { index, error })?;
+            validate(input).map_err(|error| ApiError::InvalidEvent { index, error })
+        })
+        .collect()
+}
+
+/// The JSON text of each event.
+fn split(text: &str, format: BodyFormat) -> Result<Vec<&str>, ApiError> {
+    match format {
+        BodyFormat::Json => match text.trim_start().as_bytes().first() {
+            Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(text)
+                .map(|items| items.into_iter().map(RawValue::get).collect())
+                .map_err(|e| {
+                    ApiError::BadRequest(format!("the body is not a JSON array of events: {e}"))
+                }),
+            Some(b'{') => Ok(vec![text]),
+            Some(_) => Err(ApiError::BadRequest(
+                "the body must be a JSON object or an array of objects".to_owned(),
+            )),
+            None => Err(ApiError::BadRequest("the body is empty".to_owned())),
+        },
+        BodyFormat::Ndjson => Ok(text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect()),
+    }
+}
+
+fn parse_one<I: DeserializeOwned>(json: &str) -> Result<I, FieldError> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        FieldError {
+            // serde_path_to_error says "." for the event itself.
+            field: if field == "." { String::new() } else { field },
+            message: if inner.is_syntax() || inner.is_eof() {
+                format!("invalid JSON: {inner}")
+            } else {
+                strip_position(&inner.to_string())
+            },
+        }
+    })?;
+    deserializer.end().map_err(|e| FieldError {
+        field: String::new(),
+        message: format!("invalid JSON: {e}"),
+    })?;
+    Ok(value)
+}
+
+/// serde_json ends messages with " at line 1 column 17", which points into
+/// the event rather than the body: drop it.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::events::{Execution, ExecutionInput, Limits};
+
+    fn limits() -> Limits {
+        Limits {
+            now_ms: 1_700_000_000_000,
+            oldest_ms: 0,
+            newest_ms: i64::MAX,
+        }
+    }
+
+    fn parse(body: &str, format: BodyFormat) -> Result<Vec<Execution>, ApiError> {
+        parse_batch(body.as_bytes(), format, 3, |i: ExecutionInput| {
+            i.validate(&limits())
+        })
+    }
+
+    const E: &str =
+        r#"{"execution_id":"a","language":"go","status":"completed","execution_time_ms":1}"#;
+
+    #[test]
+    fn accepts_array_object_and_ndjson() {
+        assert_eq!(
+            parse(&format!("[{E},{E}]"), BodyFormat::Json)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(parse(E, BodyFormat::Json).unwrap().len(), 1);
+        assert_eq!(
+            parse(&format!("{E}\n\n{E}\n"), BodyFormat::Ndjson)
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn errors_carry_index_and_field() {
+        let bad = r#"{"execution_id":"b","language":"go","status":"completed","execution_time_ms":"slow"}"#;
+        match parse(&format!("[{E},{bad}]"), BodyFormat::Json).unwrap_err() {
+            ApiError::InvalidEvent { index, error } => {
+                assert_eq!(index, 1);
+                assert_eq!(error.field, "execution_time_ms");
+                assert!(error.message.contains("invalid type"), "{}", error.message);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match parse(&format!("{E}\n{{nope"), BodyFormat::Ndjson).unwrap_err() {
+            ApiError::InvalidEvent { index, error } => {
+                assert_eq!(index, 1);
+                assert!(
+                    error.message.starts_with("invalid JSON"),
+                    "{}",
+                    error.message
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn too_many_events_is_413() {
+        let body = format!("[{E},{E},{E},{E}]");
+        assert!(matches!(
+            parse(&body, BodyFormat::Json),
+            Err(ApiError::PayloadTooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_bodies_are_400() {
+        for body in ["", "   ", "42", "[1,", "[{}]x"] {
+            assert!(parse(body, BodyFormat::Json).is_err(), "{body:?}");
+        }
+        let invalid_utf8 = parse_batch(b"[\xff]", BodyFormat::Json, 3, |i: ExecutionInput| {
+            i.validate(&limits())
+        });
+        assert!(matches!(invalid_utf8, Err(ApiError::BadRequest(m)) if m.contains("UTF-8")));
+    }
+}

@@ -1,0 +1,216 @@
+//! The single writer: a bounded buffer of validated batches, drained by one
+//! task that commits many requests' batches in one SQLite transaction (group
+//! commit) and answers each request only once its events are durable.
+
+use std::sync::Arc;
+
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot},
+    task::JoinHandle,
+};
+
+use super::Batch;
+use crate::{
+    clock,
+    counters::Counters,
+    storage::{
+        Storage,
+        ingest::{BatchOutcome, KeyIds},
+    },
+};
+
+/// A group stops growing at this many events: big enough to amortise the
+/// commit, small enough to keep the transaction short.
+const MAX_GROUP_EVENTS: usize = 20_000;
+
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WriteError {
+    #[error("a batch of {events} events can never fit the ingest buffer of {capacity} events")]
+    TooLarge { events: usize, capacity: usize },
+    #[error("the ingest buffer is full ({capacity} events waiting); retry shortly")]
+    BufferFull { capacity: usize },
+    #[error("the database is busy; retry shortly")]
+    Busy,
+    #[error("the database is out of disk space")]
+    DiskFull,
+    #[error("the database is read-only")]
+    ReadOnly,
+    #[error("the database could not store the events; see the server log")]
+    Storage,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+struct Job {
+    batch: Batch,
+    reply: oneshot::Sender<Result<BatchOutcome, WriteError>>,
+    /// Buffer space held until the job is answered.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Handle for submitting batches. Cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::UnboundedSender<Job>,
+    buffer: Arc<Semaphore>,
+    capacity: usize,
+}
+
+/// The writer task; [`WriterTask::drain`] stops it after the buffer is empty.
+pub struct WriterTask {
+    close: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl WriterTask {
+    /// Refuses new batches, commits every batch already buffered, and waits
+    /// for the task to end.
+    pub async fn drain(self) {
+        let _ = self.close.send(());
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "Writer task failed.");
+        }
+    }
+}
+
+impl Writer {
+    /// Starts the writer task. `capacity` (METRICS_BUFFER_SIZE) bounds the
+    /// events accepted but not yet committed.
+    pub fn start(storage: Storage, counters: Counters, capacity: usize) -> (Self, WriterTask) {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        let (close, closed) = oneshot::channel();
+        let task = tokio::spawn(run(storage, counters, receiver, closed));
+        let writer = Self {
+            jobs,
+            buffer: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        };
+        (writer, WriterTask { close, task })
+    }
+
+    /// Events accepted and not yet committed.
+    pub fn buffered(&self) -> usize {
+        self.capacity - self.buffer.available_permits()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Buffers the batch and waits until it is committed. Fails at once,
+    /// without waiting, when the buffer has no room.
+    pub async fn write(&self, batch: Batch) -> Result<BatchOutcome, WriteError> {
+        let events = batch.len();
+        if events > self.capacity {
+            return Err(WriteError::TooLarge {
+                events,
+                capacity: self.capacity,
+            });
+        }
+        let permits = u32::try_from(events).map_err(|_| WriteError::TooLarge {
+            events,
+            capacity: self.capacity,
+        })?;
+        let permit = Arc::clone(&self.buffer)
+            .try_acquire_many_owned(permits)
+            .map_err(|_| WriteError::BufferFull {
+                capacity: self.capacity,
+            })?;
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                batch,
+                reply,
+                _permit: permit,
+            })
+            .map_err(|_| WriteError::ShuttingDown)?;
+        answer.await.unwrap_or(Err(WriteError::ShuttingDown))
+    }
+}
+
+async fn run(
+    storage: Storage,
+    counters: Counters,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut close: oneshot::Receiver<()>,
+) {
+    let mut key_ids = KeyIds::new();
+    let mut closing = false;
+    loop {
+        let first = tokio::select! {
+            job = jobs.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = &mut close, if !closing => {
+                // Stop accepting; what is queued is still received below.
+                jobs.close();
+                closing = true;
+                continue;
+            }
+        };
+        let mut events = first.batch.len();
+        let mut group = vec![first];
+        while events < MAX_GROUP_EVENTS {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    events += job.batch.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit(&storage, &counters, &mut key_ids, group).await;
+    }
+    tracing::debug!("Writer drained.");
+}
+
+async fn commit(storage: &Storage, counters: &Counters, key_ids: &mut KeyIds, group: Vec<Job>) {
+    let batches: Vec<&Batch> = group.iter().map(|job| &job.batch).collect();
+    let started = std::time::Instant::now();
+    let result = storage
+        .commit_group(&batches, key_ids, clock::now_ms())
+        .await;
+    match result {
+        Ok(outcome) => {
+            tracing::debug!(
+                requests = group.len(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                "Group committed."
+            );
+            if let Some(update) = outcome.counters {
+                counters.submit(update);
+            }
+            for (job, batch_outcome) in group.into_iter().zip(outcome.batches) {
+                let _ = job.reply.send(Ok(batch_outcome));
+            }
+        }
+        Err(error) => {
+            let kind = classify(&error);
+            if kind == WriteError::Busy {
+                tracing::warn!(%error, "Group commit: database busy; requests told to retry.");
+            } else {
+                tracing::error!(%error, "Group commit failed; requests told to retry.");
+            }
+            for job in group {
+                let _ = job.reply.send(Err(kind.clone()));
+            }
+        }
+    }
+}
+
+/// Maps SQLite's primary result codes to what the client is told.
+fn classify(error: &sqlx::Error) -> WriteError {
+    let code = match error {
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i64>().ok()),
+        sqlx::Error::PoolTimedOut => return WriteError::Busy,
+        _ => None,
+    };
+    // Extended result codes carry the primary code in the low byte.
+    match code.map(|c| c & 0xff) {
+        Some(5 | 6) => WriteError::Busy,  // SQLITE_BUSY, SQLITE_LOCKED
+        Some(13) => WriteError::DiskFull, // SQLITE_FULL
+        Some(8) => WriteError::ReadOnly,  // SQLITE_READONLY
+        _ => WriteError::Storage,
+    }
+}
