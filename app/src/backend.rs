@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::types::ServerStatus;
+use crate::types::{
+    ApiKeyUsage, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats,
+    ServerStatus, Summary, TimeSeries, TopLanguages,
+};
 
 /// An error the backend reports to a server function. Its message is shown
 /// to the dashboard user, so it never carries database text.
@@ -14,13 +17,31 @@ pub enum BackendError {
     BadRequest(String),
     #[error("not logged in")]
     Unauthorized,
+    #[error("{0}")]
+    Unavailable(String),
     #[error("the server could not answer; see its log")]
     Internal,
+}
+
+/// Who is calling, as the server established it from the request (master
+/// key or dashboard session). Provided as context next to the backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub is_admin: bool,
 }
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
     async fn status(&self) -> Result<ServerStatus, BackendError>;
+    async fn summary(&self, query: &MetricsQuery) -> Result<Summary, BackendError>;
+    async fn languages(&self, query: &MetricsQuery) -> Result<Languages, BackendError>;
+    async fn time_series(&self, query: &MetricsQuery) -> Result<TimeSeries, BackendError>;
+    async fn heatmap(&self, query: &MetricsQuery) -> Result<Heatmap, BackendError>;
+    async fn api_keys(&self, query: &MetricsQuery) -> Result<Vec<ApiKeyUsage>, BackendError>;
+    async fn top_languages(&self, query: &MetricsQuery) -> Result<TopLanguages, BackendError>;
+    async fn requests(&self, query: &MetricsQuery) -> Result<RequestStats, BackendError>;
+    async fn pool(&self, query: &MetricsQuery) -> Result<PoolStats, BackendError>;
+    async fn live(&self) -> Result<LiveCounters, BackendError>;
 }
 
 /// How the backend is provided as context to server functions.

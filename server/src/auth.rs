@@ -25,6 +25,12 @@ pub fn require_master_key(state: &AppState, headers: &HeaderMap) -> Result<(), A
     }
 }
 
+/// Admin access: the master key (the dashboard's session cookie joins in
+/// the dashboard's issue).
+pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    require_master_key(state, headers)
+}
+
 pub fn require_ingest_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(key) = presented_key(headers) else {
         return Err(ApiError::Unauthorized);

@@ -1,11 +1,46 @@
-//! The dashboard's [`Backend`]: what the server functions in `app` call.
+//! The dashboard's [`Backend`]: what the server functions in `app` call. It
+//! runs the same query layer as the REST API.
 
 use app::{
     backend::{Backend, BackendError},
-    types::ServerStatus,
+    types::{
+        ApiKeyUsage, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats,
+        ServerStatus, Summary, TimeSeries, TopLanguages,
+    },
 };
 
-use crate::state::AppState;
+use crate::{
+    query::{self, Context, QueryError, params::Filter},
+    state::AppState,
+};
+
+impl From<QueryError> for BackendError {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::Param(e) => Self::BadRequest(e.to_string()),
+            QueryError::Storage(e) => {
+                tracing::error!(error = %e, "Dashboard query failed.");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl AppState {
+    fn prepare(&self, query: &MetricsQuery) -> Result<(Context, Filter), BackendError> {
+        let context = self.query_context();
+        let filter = context.filter(query).map_err(QueryError::from)?;
+        Ok((context, filter))
+    }
+}
+
+/// Runs one query-layer view for a dashboard request.
+macro_rules! view {
+    ($self:ident, $query:ident, $view:path) => {{
+        let (context, filter) = $self.prepare($query)?;
+        Ok($view(&context, &filter).await?)
+    }};
+}
 
 #[async_trait::async_trait]
 impl Backend for AppState {
@@ -14,6 +49,48 @@ impl Backend for AppState {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started_at.elapsed().as_secs(),
             counters: self.counters.backend().to_owned(),
+        })
+    }
+
+    async fn summary(&self, q: &MetricsQuery) -> Result<Summary, BackendError> {
+        view!(self, q, query::summary)
+    }
+
+    async fn languages(&self, q: &MetricsQuery) -> Result<Languages, BackendError> {
+        view!(self, q, query::languages)
+    }
+
+    async fn time_series(&self, q: &MetricsQuery) -> Result<TimeSeries, BackendError> {
+        view!(self, q, query::time_series)
+    }
+
+    async fn heatmap(&self, q: &MetricsQuery) -> Result<Heatmap, BackendError> {
+        view!(self, q, query::heatmap)
+    }
+
+    async fn api_keys(&self, q: &MetricsQuery) -> Result<Vec<ApiKeyUsage>, BackendError> {
+        view!(self, q, query::api_keys)
+    }
+
+    async fn top_languages(&self, q: &MetricsQuery) -> Result<TopLanguages, BackendError> {
+        view!(self, q, query::top_languages)
+    }
+
+    async fn requests(&self, q: &MetricsQuery) -> Result<RequestStats, BackendError> {
+        view!(self, q, query::requests)
+    }
+
+    async fn pool(&self, q: &MetricsQuery) -> Result<PoolStats, BackendError> {
+        view!(self, q, query::pool)
+    }
+
+    async fn live(&self) -> Result<LiveCounters, BackendError> {
+        self.counters.live().await.map_err(|error| {
+            tracing::warn!(%error, "Live counters unavailable.");
+            BackendError::Unavailable(format!(
+                "the {} counters are unavailable right now",
+                self.counters.backend()
+            ))
         })
     }
 }

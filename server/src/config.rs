@@ -101,6 +101,12 @@ pub struct Config {
     #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 250)]
     pub redis_timeout_ms: u64,
 
+    /// Who may read the public `/metrics*` endpoints: `true` (aggregates
+    /// open, per-key data needs the master key), `all` or `false` (all
+    /// need the master key).
+    #[arg(long, env = "PUBLIC_METRICS", default_value = "true", value_parser = parse_public_metrics)]
+    pub public_metrics: PublicMetrics,
+
     /// Demo mode: send simulated traffic (90 days of history, then live
     /// events) through this server's own ingest API.
     #[arg(long, env = "TALLY_DEMO", default_value_t = false, value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -113,6 +119,26 @@ pub struct Config {
     /// Log output: `text` or `json`.
     #[arg(long, env = "TALLY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Who may read the public metrics endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicMetrics {
+    /// Every `/metrics*` endpoint is open, per-key ones too.
+    All,
+    /// Aggregates are open; per-key data needs the master key.
+    Aggregate,
+    /// Everything needs the master key.
+    Closed,
+}
+
+fn parse_public_metrics(value: &str) -> Result<PublicMetrics, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "all" => Ok(PublicMetrics::All),
+        "true" | "yes" | "1" | "aggregate" => Ok(PublicMetrics::Aggregate),
+        "false" | "no" | "0" | "none" => Ok(PublicMetrics::Closed),
+        _ => Err("use true (aggregates open), all, or false".to_owned()),
+    }
 }
 
 fn parse_secret(value: &str) -> Result<SecretString, String> {

@@ -20,23 +20,29 @@ pub const RELATIVE_ERROR: f64 = 0.090_507_732_665_257_7;
 /// Counts per bin.
 pub type Counts = [u64; BINS];
 
-/// The bin a value (milliseconds, finite, ≥ 0) falls in.
+/// Lower edge of every bin, in milliseconds. The same values are stored in
+/// the `histogram_bins` table so SQL bins raw rows exactly like this code.
+static LOWER_EDGES: std::sync::LazyLock<[f64; BINS]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|i| {
+        if i == 0 {
+            0.0
+        } else {
+            BASE_MS * ((i - 1) as f64 / PER_OCTAVE).exp2()
+        }
+    })
+});
+
+/// The bin a value (milliseconds, finite, ≥ 0) falls in: the last bin
+/// whose lower edge is at or below it.
 pub fn bin_of(ms: f64) -> usize {
-    if ms < BASE_MS {
-        return 0;
-    }
-    let index = 1.0 + ((ms / BASE_MS).log2() * PER_OCTAVE).floor();
-    // Saturating float-to-int cast, then clamp into the overflow bin.
-    (index as usize).min(BINS - 1)
+    LOWER_EDGES
+        .partition_point(|&edge| edge <= ms)
+        .saturating_sub(1)
 }
 
 /// Lower edge of bin `i` in milliseconds (0 for bin 0).
 pub fn lower_edge(i: usize) -> f64 {
-    if i == 0 {
-        0.0
-    } else {
-        BASE_MS * ((i - 1) as f64 / PER_OCTAVE).exp2()
-    }
+    LOWER_EDGES[i.min(BINS - 1)]
 }
 
 /// Upper edge of bin `i` in milliseconds (infinite for the last bin).

@@ -5,5 +5,6 @@ mod counters;
 mod dashboard_e2e;
 mod health;
 mod ingest;
+mod queries;
 mod retention;
 mod server_fns;

@@ -69,7 +69,7 @@ impl CounterStore for MemoryStore {
         Ok(self.with_windows(|windows| {
             windows
                 .get(&window)
-                .map(|(_, fields)| WindowCounts::from_fields(fields.clone()))
+                .map(|(_, fields)| super::decode_fields(fields.clone()))
                 .unwrap_or_default()
         }))
     }

@@ -12,9 +12,7 @@ pub mod memory_store;
 pub mod redis_store;
 pub mod service;
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
+pub use app::types::{LiveCounters, WindowCounts};
 
 use crate::ingest::events::ExecStatus;
 
@@ -156,35 +154,23 @@ pub fn rows_of(update: &CounterUpdate, now_minute: i64) -> Vec<CounterRow> {
     rows
 }
 
-/// What one window's hash holds, decoded.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct WindowCounts {
-    pub executions: i64,
-    pub errors: i64,
-    pub time_ms: i64,
-    pub by_language: BTreeMap<String, i64>,
-    pub by_key: BTreeMap<String, i64>,
-    pub by_status: BTreeMap<String, i64>,
-}
-
-impl WindowCounts {
-    pub fn from_fields(fields: impl IntoIterator<Item = (String, i64)>) -> Self {
-        let mut counts = Self::default();
-        for (field, value) in fields {
-            match field.split_once(':') {
-                Some(("lang", l)) => drop(counts.by_language.insert(l.to_owned(), value)),
-                Some(("key", k)) => drop(counts.by_key.insert(k.to_owned(), value)),
-                Some(("status", s)) => drop(counts.by_status.insert(s.to_owned(), value)),
-                _ => match field.as_str() {
-                    "executions" => counts.executions = value,
-                    "errors" => counts.errors = value,
-                    "time_ms" => counts.time_ms = value,
-                    _ => {}
-                },
-            }
+/// Decodes a window's hash fields (see [`CounterRow::fields`]).
+pub fn decode_fields(fields: impl IntoIterator<Item = (String, i64)>) -> WindowCounts {
+    let mut counts = WindowCounts::default();
+    for (field, value) in fields {
+        match field.split_once(':') {
+            Some(("lang", l)) => drop(counts.by_language.insert(l.to_owned(), value)),
+            Some(("key", k)) => drop(counts.by_key.insert(k.to_owned(), value)),
+            Some(("status", s)) => drop(counts.by_status.insert(s.to_owned(), value)),
+            _ => match field.as_str() {
+                "executions" => counts.executions = value,
+                "errors" => counts.errors = value,
+                "time_ms" => counts.time_ms = value,
+                _ => {}
+            },
         }
-        counts
     }
+    counts
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,7 +231,7 @@ mod tests {
             executions: 3,
             time_ms: 10.4,
         };
-        let counts = WindowCounts::from_fields(row.fields());
+        let counts = decode_fields(row.fields());
         assert_eq!(counts.executions, 3);
         assert_eq!(counts.errors, 3);
         assert_eq!(counts.time_ms, 10);

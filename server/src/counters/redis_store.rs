@@ -114,6 +114,6 @@ impl CounterStore for RedisStore {
         let fields: HashMap<String, i64> = self
             .bounded(|mut c| async move { c.hgetall(key).await })
             .await?;
-        Ok(WindowCounts::from_fields(fields))
+        Ok(super::decode_fields(fields))
     }
 }

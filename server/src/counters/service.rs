@@ -11,10 +11,9 @@ use std::{
     time::Duration,
 };
 
-use serde::Serialize;
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use super::{CounterStore, CounterUpdate, Window, WindowCounts, rows_of};
+use super::{CounterStore, CounterUpdate, LiveCounters, Window, rows_of};
 use crate::{clock, storage::Storage};
 
 /// Updates waiting for the store. Beyond this the writer drops updates and
@@ -35,18 +34,6 @@ pub struct Counters {
 struct State {
     /// Some update was not applied: the store must be rebuilt.
     stale: AtomicBool,
-}
-
-/// The "now" figures of the dashboard's live strip.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct LiveCounters {
-    pub backend: &'static str,
-    /// False while the store is being rebuilt or unreachable.
-    pub fresh: bool,
-    pub this_minute: WindowCounts,
-    pub last_minute: WindowCounts,
-    pub this_hour: WindowCounts,
-    pub today: WindowCounts,
 }
 
 impl Counters {
@@ -96,7 +83,7 @@ impl Counters {
         let minute = clock::now_ms().div_euclid(60_000);
         let [this_minute, this_hour, today] = Window::containing_minute(minute);
         Ok(LiveCounters {
-            backend: self.backend(),
+            backend: self.backend().to_owned(),
             fresh: self.is_fresh(),
             this_minute: self.store.read(this_minute).await?,
             last_minute: self.store.read(Window::Minute(minute - 1)).await?,

@@ -41,6 +41,21 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<app::backend::BackendError> for ApiError {
+    fn from(error: app::backend::BackendError) -> Self {
+        use app::backend::BackendError;
+        match error {
+            BackendError::BadRequest(message) => Self::BadRequest(message),
+            BackendError::Unauthorized => Self::Unauthorized,
+            BackendError::Unavailable(message) => Self::Unavailable {
+                message,
+                retry_after_secs: 2,
+            },
+            BackendError::Internal => Self::Internal(anyhow::anyhow!("backend failed")),
+        }
+    }
+}
+
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         match error {

@@ -2,9 +2,11 @@
 
 mod admin_keys;
 mod admin_live;
+mod admin_metrics;
 mod assets;
 pub mod error;
 mod health;
+mod public_metrics;
 mod server_fns;
 
 use axum::{Router, response::Redirect, routing::get};
@@ -19,6 +21,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ingest::router(state.config.max_body_bytes))
         .merge(admin_keys::router())
         .merge(admin_live::router())
+        .merge(admin_metrics::router())
+        .merge(public_metrics::router())
         .merge(server_fns::router())
         .merge(assets::router(&state.config.assets_dir))
         .layer(CompressionLayer::new())

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use app::backend::SharedBackend;
+use app::backend::{Caller, SharedBackend};
 use axum::{
     Router,
     body::Body,
@@ -21,9 +21,15 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn handle(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
+    let caller = Caller {
+        is_admin: crate::auth::require_admin(&state, request.headers()).is_ok(),
+    };
     let backend: SharedBackend = Arc::new(state);
     leptos_axum::handle_server_fns_with_context(
-        move || provide_context(Arc::clone(&backend)),
+        move || {
+            provide_context(Arc::clone(&backend));
+            provide_context(caller);
+        },
         request,
     )
     .await

@@ -346,15 +346,19 @@ fn bucket_start(ts_ms: i64, width_secs: i64) -> i64 {
 enum Granularity {
     Hourly,
     Daily,
+    /// All time: one bucket (0), never expired.
+    Total,
 }
 
 impl Granularity {
-    const BOTH: [Self; 2] = [Self::Hourly, Self::Daily];
+    const ALL: [Self; 3] = [Self::Hourly, Self::Daily, Self::Total];
 
-    fn width_secs(self) -> i64 {
+    /// Start of the bucket holding `ts_ms`, Unix seconds.
+    fn bucket(self, ts_ms: i64) -> i64 {
         match self {
-            Self::Hourly => HOUR,
-            Self::Daily => DAY,
+            Self::Hourly => bucket_start(ts_ms, HOUR),
+            Self::Daily => bucket_start(ts_ms, DAY),
+            Self::Total => 0,
         }
     }
 
@@ -362,6 +366,7 @@ impl Granularity {
         match self {
             Self::Hourly => "hourly",
             Self::Daily => "daily",
+            Self::Total => "total",
         }
     }
 }
@@ -515,10 +520,10 @@ fn entry<K: Eq + std::hash::Hash, V: Default>(map: &mut HashMap<K, V>, key: K) -
 impl Rollups {
     fn add_execution(&mut self, e: &Execution, key_id: i64) {
         let bin = histogram::bin_of(e.execution_time_ms);
-        for granularity in Granularity::BOTH {
+        for granularity in Granularity::ALL {
             let group = ExecutionGroup {
                 granularity,
-                bucket: bucket_start(e.created_at_ms, granularity.width_secs()),
+                bucket: granularity.bucket(e.created_at_ms),
                 key_id,
                 language: e.language.clone(),
                 status: e.status.as_str(),
@@ -549,10 +554,10 @@ impl Rollups {
 
     fn add_request(&mut self, r: &ApiRequest, key_id: i64) {
         let bin = histogram::bin_of(r.duration_ms);
-        for granularity in Granularity::BOTH {
+        for granularity in Granularity::ALL {
             let group = RequestGroup {
                 granularity,
-                bucket: bucket_start(r.ts_ms, granularity.width_secs()),
+                bucket: granularity.bucket(r.ts_ms),
                 endpoint: r.endpoint.clone(),
                 method: r.method.clone(),
                 status_class: i64::from(r.status_code / 100),
@@ -569,10 +574,10 @@ impl Rollups {
     }
 
     fn add_pool(&mut self, p: &PoolEvent) {
-        for granularity in Granularity::BOTH {
+        for granularity in Granularity::ALL {
             let group = PoolGroup {
                 granularity,
-                bucket: bucket_start(p.ts_ms, granularity.width_secs()),
+                bucket: granularity.bucket(p.ts_ms),
                 language: p.language.clone(),
                 kind: p.kind.as_str(),
             };

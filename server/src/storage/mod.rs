@@ -5,6 +5,7 @@
 pub mod ingest;
 pub mod keys;
 pub mod live;
+pub mod queries;
 pub mod retention;
 pub mod sql;
 

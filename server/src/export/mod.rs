@@ -1,0 +1,5 @@
+//! Output formats besides JSON: CSV of every admin view, and the Prometheus
+//! text exposition format.
+
+pub mod csv;
+pub mod prometheus;

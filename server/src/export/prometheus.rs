@@ -1,0 +1,420 @@
+//! The Prometheus text exposition format (version 0.0.4).
+//!
+//! Counters come from the all-time rollups, so they only ever go up (also
+//! across restarts and retention runs). Durations are `_seconds` histograms
+//! with one bucket per octave of the stored histogram. Label cardinality is
+//! bounded: the [`TOP_KEYS`] most used API keys keep their own label, the
+//! rest are `api_key="other"`; likewise for endpoints.
+
+use std::{collections::BTreeMap, fmt::Write};
+
+use crate::{
+    histogram::{self, Counts},
+    storage::{
+        Storage,
+        queries::{Aggregate, Dim, EXECUTIONS, Fact, Group, POOL, Piece, REQUESTS, Source},
+    },
+};
+
+/// API keys with a label of their own; the rest are `other`.
+pub const TOP_KEYS: usize = 10;
+/// Endpoints with a label of their own; the rest are `other`.
+pub const TOP_ENDPOINTS: usize = 30;
+
+/// Process figures exported as gauges.
+#[derive(Clone, Debug, Default)]
+pub struct Gauges {
+    pub version: &'static str,
+    pub uptime_seconds: f64,
+    pub buffered_events: usize,
+    pub buffer_capacity: usize,
+    pub counters_backend: &'static str,
+    pub counters_fresh: bool,
+}
+
+const ALL_TIME: [Piece; 1] = [Piece {
+    source: Source::Total,
+    from_ms: 0,
+    to_ms: 1000,
+}];
+
+async fn all_time(
+    storage: &Storage,
+    fact: &Fact,
+    group_by: &[Dim],
+    with_hist: bool,
+) -> Result<Vec<Group>, sqlx::Error> {
+    storage
+        .aggregate(&Aggregate {
+            fact,
+            pieces: &ALL_TIME,
+            group_by,
+            key_ids: None,
+            languages: None,
+            with_hist,
+            raw_minutes: false,
+        })
+        .await
+}
+
+pub async fn render(storage: &Storage, gauges: &Gauges) -> Result<String, sqlx::Error> {
+    let mut out = String::with_capacity(16 * 1024);
+
+    // Executions by key (top N + other), language and status.
+    let executions = all_time(
+        storage,
+        &EXECUTIONS,
+        &[Dim::Key, Dim::Language, Dim::Status],
+        false,
+    )
+    .await?;
+    let labels = key_labels(storage, &executions).await?;
+    let mut by_series: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    for g in &executions {
+        let key = labels
+            .get(&g.dims[0].int())
+            .cloned()
+            .unwrap_or_else(|| "other".to_owned());
+        *by_series
+            .entry((
+                key,
+                g.dims[1].text().to_owned(),
+                g.dims[2].text().to_owned(),
+            ))
+            .or_default() += g.get(&EXECUTIONS, "executions");
+    }
+    header(
+        &mut out,
+        "tally_executions_total",
+        "counter",
+        "Executions stored, by API key (16-hex prefix; top keys, the rest \"other\"), language and status.",
+    );
+    for ((key, language, status), n) in &by_series {
+        sample(
+            &mut out,
+            "tally_executions_total",
+            &[("api_key", key), ("language", language), ("status", status)],
+            *n,
+        );
+    }
+
+    let durations = all_time(storage, &EXECUTIONS, &[Dim::Language], true).await?;
+    header(
+        &mut out,
+        "tally_execution_duration_seconds",
+        "histogram",
+        "Execution time, by language.",
+    );
+    for g in &durations {
+        if let Some(hist) = &g.hist {
+            histogram_samples(
+                &mut out,
+                "tally_execution_duration_seconds",
+                &[("language", g.dims[0].text())],
+                hist,
+                g.get(&EXECUTIONS, "sum_time_ms") / 1000.0,
+            );
+        }
+    }
+
+    let resources = all_time(storage, &EXECUTIONS, &[Dim::Language], false).await?;
+    header(
+        &mut out,
+        "tally_execution_cpu_seconds_total",
+        "counter",
+        "CPU time used by executions, by language.",
+    );
+    for g in &resources {
+        sample(
+            &mut out,
+            "tally_execution_cpu_seconds_total",
+            &[("language", g.dims[0].text())],
+            g.get(&EXECUTIONS, "sum_cpu_ms") / 1000.0,
+        );
+    }
+
+    // API requests by endpoint (top N + other), method and status class.
+    let requests = all_time(
+        storage,
+        &REQUESTS,
+        &[Dim::Endpoint, Dim::Method, Dim::StatusClass],
+        true,
+    )
+    .await?;
+    let top = top_endpoints(&requests);
+    let mut counts: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    let mut latency: BTreeMap<String, (Box<Counts>, f64)> = BTreeMap::new();
+    for g in &requests {
+        let endpoint = if top.contains(&g.dims[0].text().to_owned()) {
+            g.dims[0].text().to_owned()
+        } else {
+            "other".to_owned()
+        };
+        *counts
+            .entry((
+                endpoint.clone(),
+                g.dims[1].text().to_owned(),
+                format!("{}xx", g.dims[2].int()),
+            ))
+            .or_default() += g.get(&REQUESTS, "requests");
+        let entry = latency
+            .entry(endpoint)
+            .or_insert_with(|| (Box::new([0; histogram::BINS]), 0.0));
+        if let Some(h) = &g.hist {
+            for (a, b) in entry.0.iter_mut().zip(h.iter()) {
+                *a += b;
+            }
+        }
+        entry.1 += g.get(&REQUESTS, "sum_duration_ms") / 1000.0;
+    }
+    header(
+        &mut out,
+        "tally_api_requests_total",
+        "counter",
+        "API requests of the platform, by endpoint (top endpoints, the rest \"other\"), method and status class.",
+    );
+    for ((endpoint, method, class), n) in &counts {
+        sample(
+            &mut out,
+            "tally_api_requests_total",
+            &[
+                ("endpoint", endpoint),
+                ("method", method),
+                ("status_class", class),
+            ],
+            *n,
+        );
+    }
+    header(
+        &mut out,
+        "tally_api_request_duration_seconds",
+        "histogram",
+        "API request latency, by endpoint.",
+    );
+    for (endpoint, (hist, sum)) in &latency {
+        histogram_samples(
+            &mut out,
+            "tally_api_request_duration_seconds",
+            &[("endpoint", endpoint)],
+            hist,
+            *sum,
+        );
+    }
+
+    let pool = all_time(storage, &POOL, &[Dim::PoolKind, Dim::Language], false).await?;
+    header(
+        &mut out,
+        "tally_pool_events_total",
+        "counter",
+        "Container-pool events, by kind (hit, miss = cold start, exhausted) and language.",
+    );
+    for g in &pool {
+        sample(
+            &mut out,
+            "tally_pool_events_total",
+            &[("kind", g.dims[0].text()), ("language", g.dims[1].text())],
+            g.get(&POOL, "events"),
+        );
+    }
+
+    header(
+        &mut out,
+        "tally_ingest_buffer_events",
+        "gauge",
+        "Events accepted and not yet committed.",
+    );
+    sample(
+        &mut out,
+        "tally_ingest_buffer_events",
+        &[],
+        gauges.buffered_events as f64,
+    );
+    header(
+        &mut out,
+        "tally_ingest_buffer_capacity_events",
+        "gauge",
+        "Size of the ingest buffer (METRICS_BUFFER_SIZE).",
+    );
+    sample(
+        &mut out,
+        "tally_ingest_buffer_capacity_events",
+        &[],
+        gauges.buffer_capacity as f64,
+    );
+    header(
+        &mut out,
+        "tally_counters_fresh",
+        "gauge",
+        "1 when the hot counters are up to date, 0 while they are rebuilt.",
+    );
+    sample(
+        &mut out,
+        "tally_counters_fresh",
+        &[("backend", gauges.counters_backend)],
+        f64::from(u8::from(gauges.counters_fresh)),
+    );
+    header(
+        &mut out,
+        "tally_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+    );
+    sample(&mut out, "tally_uptime_seconds", &[], gauges.uptime_seconds);
+    header(
+        &mut out,
+        "tally_build_info",
+        "gauge",
+        "Version of the running server (always 1).",
+    );
+    sample(
+        &mut out,
+        "tally_build_info",
+        &[("version", gauges.version)],
+        1.0,
+    );
+    Ok(out)
+}
+
+/// 16-hex labels of the [`TOP_KEYS`] keys with the most executions.
+async fn key_labels(
+    storage: &Storage,
+    executions: &[Group],
+) -> Result<BTreeMap<i64, String>, sqlx::Error> {
+    let mut usage: BTreeMap<i64, f64> = BTreeMap::new();
+    for g in executions {
+        *usage.entry(g.dims[0].int()).or_default() += g.get(&EXECUTIONS, "executions");
+    }
+    let mut ranked: Vec<(i64, f64)> = usage.into_iter().filter(|(id, _)| *id != 0).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(TOP_KEYS);
+    let prefixes: BTreeMap<i64, String> = storage
+        .api_keys()
+        .await?
+        .into_iter()
+        .map(|(id, prefix, _)| (id, prefix))
+        .collect();
+    let mut labels: BTreeMap<i64, String> = ranked
+        .into_iter()
+        .filter_map(|(id, _)| prefixes.get(&id).map(|p| (id, p.clone())))
+        .collect();
+    labels.insert(0, crate::query::NO_KEY.to_owned());
+    Ok(labels)
+}
+
+fn top_endpoints(requests: &[Group]) -> Vec<String> {
+    let mut usage: BTreeMap<String, f64> = BTreeMap::new();
+    for g in requests {
+        *usage.entry(g.dims[0].text().to_owned()).or_default() += g.get(&REQUESTS, "requests");
+    }
+    let mut ranked: Vec<(String, f64)> = usage.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked
+        .into_iter()
+        .take(TOP_ENDPOINTS)
+        .map(|(e, _)| e)
+        .collect()
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {}",
+        help.replace('\\', "\\\\").replace('\n', "\\n")
+    );
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{k}=\"{}\"", escape(v));
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {}", number(value));
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn number(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_owned()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Cumulative buckets at every octave of the stored histogram
+/// (0.1 ms · 2^k), then `+Inf`, `_sum` and `_count`.
+fn histogram_samples(
+    out: &mut String,
+    name: &str,
+    labels: &[(&str, &str)],
+    hist: &Counts,
+    sum_seconds: f64,
+) {
+    let mut cumulative = 0u64;
+    let mut next_bin = 0usize;
+    let bucket = format!("{name}_bucket");
+    for k in 0..=((histogram::BINS - 2) / 4) {
+        // Bins 0..=4k lie entirely below the lower edge of bin 4k+1.
+        let edge_bin = 4 * k + 1;
+        while next_bin < edge_bin {
+            cumulative += hist[next_bin];
+            next_bin += 1;
+        }
+        let le = number(histogram::lower_edge(edge_bin) / 1000.0);
+        let mut with_le: Vec<(&str, &str)> = labels.to_vec();
+        with_le.push(("le", &le));
+        sample(out, &bucket, &with_le, cumulative as f64);
+    }
+    let total: u64 = hist.iter().sum();
+    let mut with_le: Vec<(&str, &str)> = labels.to_vec();
+    with_le.push(("le", "+Inf"));
+    sample(out, &bucket, &with_le, total as f64);
+    sample(out, &format!("{name}_sum"), labels, sum_seconds);
+    sample(out, &format!("{name}_count"), labels, total as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_end_with_inf() {
+        let mut hist = [0u64; histogram::BINS];
+        hist[0] = 1; // < 0.1 ms
+        hist[histogram::bin_of(1.5)] = 2; // 1.5 ms
+        hist[histogram::BINS - 1] = 1; // hours
+        let mut out = String::new();
+        histogram_samples(&mut out, "x_seconds", &[("a", "b\"c")], &hist, 7.5);
+        assert!(
+            out.contains("x_seconds_bucket{a=\"b\\\"c\",le=\"0.0001\"} 1\n"),
+            "{out}"
+        );
+        assert!(out.contains("le=\"0.0016\"} 3\n"), "{out}");
+        assert!(out.contains("le=\"+Inf\"} 4\n"), "{out}");
+        assert!(out.contains("x_seconds_sum{a=\"b\\\"c\"} 7.5\n"), "{out}");
+        assert!(out.contains("x_seconds_count{a=\"b\\\"c\"} 4\n"), "{out}");
+        let counts: Vec<u64> = out
+            .lines()
+            .filter(|l| l.starts_with("x_seconds_bucket"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]));
+    }
+}

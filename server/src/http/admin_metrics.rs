@@ -1,0 +1,149 @@
+//! The admin metrics API, `GET /api/v1/admin/metrics/*`: JSON by default,
+//! CSV with `format=csv`, and the Prometheus export. Master key in
+//! `x-api-key` (or `Authorization: Bearer`).
+
+use axum::{
+    Json, Router,
+    extract::{Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::{Deserialize, Serialize};
+
+use app::types::MetricsQuery;
+
+use super::error::ApiError;
+use crate::{
+    auth,
+    export::{csv::CsvTable, prometheus},
+    query::{self, QueryError, params::Filter},
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/metrics/summary", get(summary))
+        .route("/api/v1/admin/metrics/languages", get(languages))
+        .route("/api/v1/admin/metrics/time-series", get(time_series))
+        .route("/api/v1/admin/metrics/heatmap", get(heatmap))
+        .route("/api/v1/admin/metrics/api-keys", get(api_keys))
+        .route("/api/v1/admin/metrics/top-languages", get(top_languages))
+        .route("/api/v1/admin/metrics/requests", get(requests))
+        .route("/api/v1/admin/metrics/pool", get(pool))
+        .route("/api/v1/admin/metrics/by-language", get(by_language))
+        .route("/api/v1/admin/metrics/prometheus", get(prometheus_export))
+}
+
+/// `format` parameter of the admin views.
+#[derive(Debug, Default, Deserialize)]
+pub struct FormatParam {
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+}
+
+impl Format {
+    fn parse(param: &FormatParam) -> Result<Self, ApiError> {
+        match param.format.as_deref().map(str::trim) {
+            None | Some("" | "json") => Ok(Self::Json),
+            Some("csv") => Ok(Self::Csv),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "format: unknown format `{other}`: use json or csv"
+            ))),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::Param(e) => Self::BadRequest(e.to_string()),
+            QueryError::Storage(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// Checks the key and the parameters of a view request.
+fn prepare(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Result<Query<MetricsQuery>, QueryRejection>,
+    format: &FormatParam,
+) -> Result<(query::Context, Filter, Format), ApiError> {
+    auth::require_admin(state, headers)?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let format = Format::parse(format)?;
+    let context = state.query_context();
+    let filter = context.filter(&query).map_err(QueryError::from)?;
+    Ok((context, filter, format))
+}
+
+fn render<T: Serialize + CsvTable>(format: Format, view: &T, name: &str) -> Response {
+    match format {
+        Format::Json => Json(view).into_response(),
+        Format::Csv => {
+            let mut response = view.to_csv().into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("attachment; filename=\"tally-{name}.csv\""))
+            {
+                headers.insert(header::CONTENT_DISPOSITION, value);
+            }
+            response
+        }
+    }
+}
+
+macro_rules! view_handler {
+    ($name:ident, $query:path, $file:literal) => {
+        async fn $name(
+            State(state): State<AppState>,
+            headers: HeaderMap,
+            Query(format): Query<FormatParam>,
+            query: Result<Query<MetricsQuery>, QueryRejection>,
+        ) -> Result<Response, ApiError> {
+            let (context, filter, format) = prepare(&state, &headers, query, &format)?;
+            let view = $query(&context, &filter).await?;
+            Ok(render(format, &view, $file))
+        }
+    };
+}
+
+view_handler!(summary, query::summary, "summary");
+view_handler!(languages, query::languages, "languages");
+view_handler!(time_series, query::time_series, "time-series");
+view_handler!(heatmap, query::heatmap, "heatmap");
+view_handler!(api_keys, query::api_keys, "api-keys");
+view_handler!(top_languages, query::top_languages, "top-languages");
+view_handler!(requests, query::requests, "requests");
+view_handler!(pool, query::pool, "pool");
+view_handler!(by_language, query::language_stats, "by-language");
+
+async fn prometheus_export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    prometheus_response(&state).await
+}
+
+/// The Prometheus exposition of the whole instance.
+pub async fn prometheus_response(state: &AppState) -> Result<Response, ApiError> {
+    let text = prometheus::render(&state.storage, &state.gauges()).await?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
