@@ -38,6 +38,65 @@ fn to_server_error(error: crate::backend::BackendError) -> ServerFnError {
     ServerFnError::new(error.to_string())
 }
 
+#[cfg(feature = "ssr")]
+fn set_cookie(value: &str) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(value),
+    ) {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn request_info() -> crate::backend::RequestInfo {
+    use_context::<crate::backend::RequestInfo>().unwrap_or_default()
+}
+
+/// Logs in with the master key: sets the HttpOnly session cookie. Wrong
+/// keys get a 401, and a client that keeps trying a 429.
+#[server(prefix = "/api/fn")]
+pub async fn login(key: String) -> Result<(), ServerFnError> {
+    use crate::backend::BackendError;
+    match backend()?.login(&key, &request_info()).await {
+        Ok(cookie) => {
+            set_cookie(&cookie);
+            Ok(())
+        }
+        Err(error) => {
+            let status = match error {
+                BackendError::TooManyAttempts(_) => http::StatusCode::TOO_MANY_REQUESTS,
+                BackendError::Unauthorized => http::StatusCode::UNAUTHORIZED,
+                _ => http::StatusCode::BAD_REQUEST,
+            };
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(status);
+            }
+            let message = match error {
+                BackendError::Unauthorized => "wrong master key".to_owned(),
+                other => other.to_string(),
+            };
+            Err(ServerFnError::new(message))
+        }
+    }
+}
+
+/// Ends the session and clears the cookie.
+#[server(prefix = "/api/fn")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    let cookie = backend()?.logout(&request_info()).await;
+    set_cookie(&cookie);
+    Ok(())
+}
+
+/// Whether the caller is logged in (session cookie or master key).
+#[server(prefix = "/api/fn")]
+pub async fn whoami() -> Result<bool, ServerFnError> {
+    Ok(use_context::<crate::backend::Caller>()
+        .unwrap_or_default()
+        .is_admin)
+}
+
 /// Version, uptime and counter backend of the server. Open to anyone.
 #[server(prefix = "/api/fn")]
 pub async fn get_server_status() -> Result<ServerStatus, ServerFnError> {

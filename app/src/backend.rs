@@ -19,6 +19,8 @@ pub enum BackendError {
     Unauthorized,
     #[error("{0}")]
     Unavailable(String),
+    #[error("too many wrong keys; try again in {0} s")]
+    TooManyAttempts(u64),
     #[error("the server could not answer; see its log")]
     Internal,
 }
@@ -30,8 +32,23 @@ pub struct Caller {
     pub is_admin: bool,
 }
 
+/// What the server knows about the request a server function answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The session cookie's token, if any.
+    pub session_token: Option<String>,
+    pub client_ip: Option<std::net::IpAddr>,
+    /// Served over HTTPS (directly or behind a proxy saying so).
+    pub https: bool,
+}
+
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
+    /// Checks the master key (throttled per client) and starts a session;
+    /// returns the `Set-Cookie` header value.
+    async fn login(&self, key: &str, request: &RequestInfo) -> Result<String, BackendError>;
+    /// Ends the request's session; returns the `Set-Cookie` value that clears it.
+    async fn logout(&self, request: &RequestInfo) -> String;
     async fn status(&self) -> Result<ServerStatus, BackendError>;
     async fn summary(&self, query: &MetricsQuery) -> Result<Summary, BackendError>;
     async fn languages(&self, query: &MetricsQuery) -> Result<Languages, BackendError>;

@@ -10,6 +10,10 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+mod browser;
+pub mod charts;
+mod components;
+pub mod filters;
 mod pages;
 pub mod types;
 

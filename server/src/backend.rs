@@ -2,7 +2,7 @@
 //! runs the same query layer as the REST API.
 
 use app::{
-    backend::{Backend, BackendError},
+    backend::{Backend, BackendError, RequestInfo},
     types::{
         ApiKeyUsage, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats,
         ServerStatus, Summary, TimeSeries, TopLanguages,
@@ -44,6 +44,38 @@ macro_rules! view {
 
 #[async_trait::async_trait]
 impl Backend for AppState {
+    async fn login(&self, key: &str, request: &RequestInfo) -> Result<String, BackendError> {
+        let sessions = &self.sessions;
+        if let Err(throttled) = sessions.check_throttle(request.client_ip) {
+            return Err(BackendError::TooManyAttempts(
+                throttled.retry_after.as_secs().max(1),
+            ));
+        }
+        if !crate::config::key_matches(key, &self.master_key) {
+            tracing::warn!(client = ?request.client_ip, "Dashboard login with a wrong key.");
+            return Err(match sessions.record_failure(request.client_ip) {
+                Some(throttled) => {
+                    BackendError::TooManyAttempts(throttled.retry_after.as_secs().max(1))
+                }
+                None => BackendError::Unauthorized,
+            });
+        }
+        let token = sessions.create(request.client_ip);
+        tracing::info!(client = ?request.client_ip, "Dashboard login.");
+        Ok(crate::sessions::set_cookie(
+            Some(&token),
+            sessions.ttl(),
+            request.https,
+        ))
+    }
+
+    async fn logout(&self, request: &RequestInfo) -> String {
+        if let Some(token) = &request.session_token {
+            self.sessions.remove(token);
+        }
+        crate::sessions::set_cookie(None, std::time::Duration::ZERO, request.https)
+    }
+
     async fn status(&self) -> Result<ServerStatus, BackendError> {
         Ok(ServerStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -107,6 +107,10 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_METRICS", default_value = "true", value_parser = parse_public_metrics)]
     pub public_metrics: PublicMetrics,
 
+    /// Hours a dashboard login lasts.
+    #[arg(long, env = "TALLY_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub session_hours: u32,
+
     /// Demo mode: send simulated traffic (90 days of history, then live
     /// events) through this server's own ingest API.
     #[arg(long, env = "TALLY_DEMO", default_value_t = false, value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]

@@ -14,6 +14,7 @@ pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod query;
+pub mod sessions;
 pub mod simulator;
 pub mod startup;
 pub mod state;

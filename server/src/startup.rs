@@ -91,12 +91,15 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.bind))?;
         let state = AppState {
-            config: Arc::new(config),
             storage,
             writer,
             counters,
+            sessions: Arc::new(crate::sessions::Sessions::new(Duration::from_secs(
+                u64::from(config.session_hours) * 3600,
+            ))),
             master_key,
             started_at: Instant::now(),
+            config: Arc::new(config),
         };
         Ok(Self {
             listener,
@@ -130,9 +133,12 @@ impl Application {
             .then(|| spawn_demo(&self.state, addr));
         let router = http::router(self.state);
         tracing::info!(%addr, "Tally listening; dashboard at http://{addr}/monitoring");
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
 
         if let Some(demo) = demo {
             demo.abort();

@@ -12,6 +12,7 @@ pub struct AppState {
     pub storage: Storage,
     pub writer: Writer,
     pub counters: Counters,
+    pub sessions: Arc<crate::sessions::Sessions>,
     /// The master key in force (configured or generated at start-up).
     pub master_key: SecretString,
     pub started_at: Instant,

@@ -1,10 +1,95 @@
-//! The dashboard as a user meets it: headless Chromium loads `/monitoring`,
-//! the WASM app starts and renders data fetched from the server.
+//! The dashboard as a user meets it: headless Chromium against the real
+//! server with a database seeded by the traffic simulator through HTTP.
 
 use std::time::Duration;
 
-use fantoccini::Locator;
-use tally_tests::{browser::Browser, require_dist, spawn_app};
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+use tally::simulator::{SimulatorConfig, run};
+use tally_tests::{MASTER_KEY, TestApp, browser::Browser, require_dist, spawn_app};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn seed(app: &TestApp) {
+    run(SimulatorConfig {
+        base_url: app.base_url.clone(),
+        ingest_key: MASTER_KEY.to_owned(),
+        master_key: Some(MASTER_KEY.to_owned()),
+        backfill_days: 10,
+        peak_per_hour: 60.0,
+        live: false,
+        seed: 11,
+    })
+    .await
+    .expect("seed the database through the ingest API");
+}
+
+async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+/// Waits until the board has loaded everything and drawn every chart.
+async fn wait_ready(client: &Client) {
+    wait_for(client, "[data-testid=board][data-ready=true]").await;
+    for chart in ["executions", "success", "duration", "languages", "heatmap"] {
+        wait_for(
+            client,
+            &format!("canvas[data-chart={chart}][data-drawn=true]"),
+        )
+        .await;
+    }
+}
+
+async fn attr(client: &Client, css: &str, name: &str) -> String {
+    wait_for(client, css)
+        .await
+        .attr(name)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{css} has no {name}"))
+}
+
+/// Polls until the element's attribute equals `expected`.
+async fn wait_attr(client: &Client, css: &str, name: &str, expected: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let now = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.attr(name).await.ok().flatten(),
+            Err(_) => None,
+        };
+        if now.as_deref() == Some(expected) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css}[{name}] is {now:?}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn rest(app: &TestApp, view: &str, query: &str) -> Value {
+    app.admin_get(&format!("/api/v1/admin/metrics/{view}?{query}"))
+        .await
+}
+
+async fn log_in(client: &Client, key: &str) {
+    let input = wait_for(client, "#master-key").await;
+    input.clear().await.unwrap();
+    input.send_keys(key).await.unwrap();
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
 
 #[tokio::test]
 async fn monitoring_page_renders_the_wasm_app() {
@@ -13,20 +98,249 @@ async fn monitoring_page_renders_the_wasm_app() {
     let browser = Browser::start(1280, 900)
         .await
         .expect("start headless Chromium");
-
     browser.client.goto(&app.url("/monitoring")).await.unwrap();
-    let version = browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("[data-testid=server-version]"))
-        .await
-        .expect("the WASM app rendered the server status");
-    assert_eq!(version.text().await.unwrap(), env!("CARGO_PKG_VERSION"));
-
+    // The WASM app asked the server and shows the login form.
+    wait_for(&browser.client, "#master-key").await;
     let brand = browser.client.find(Locator::Css(".brand")).await.unwrap();
     assert_eq!(brand.text().await.unwrap(), "Tally");
+    browser.close().await.unwrap();
+}
 
-    browser.screenshot("skeleton-1280").await.unwrap();
+#[tokio::test]
+async fn the_dashboard_from_login_to_logout() {
+    require_dist();
+    let app = spawn_app().await;
+    seed(&app).await;
+    let browser = Browser::start(1280, 1000)
+        .await
+        .expect("start headless Chromium");
+    let client = &browser.client;
+
+    // A wrong key is refused with a message; the right one opens the board.
+    client.goto(&app.url("/monitoring")).await.unwrap();
+    log_in(client, "not-the-key").await;
+    let error = wait_for(client, "[data-testid=login-error]").await;
+    assert!(error.text().await.unwrap().contains("wrong master key"));
+    log_in(client, MASTER_KEY).await;
+    wait_ready(client).await;
+
+    // The session cookie is HttpOnly: scripts cannot read it, nor the key.
+    let cookies = client
+        .execute("return document.cookie", vec![])
+        .await
+        .unwrap();
+    assert!(
+        !cookies
+            .as_str()
+            .unwrap_or_default()
+            .contains("tally_session")
+    );
+    let storage = client
+        .execute(
+            "return JSON.stringify(localStorage) + JSON.stringify(sessionStorage)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(!storage.as_str().unwrap().contains(MASTER_KEY));
+
+    // Every widget shows the numbers of the REST API for the same filters.
+    let tz = client
+        .execute(
+            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let tz = tz.as_str().unwrap().to_owned();
+    let summary = rest(&app, "summary", &format!("period=day&tz={tz}")).await;
+    assert!(
+        summary["total_executions"].as_u64().unwrap() > 0,
+        "the seed reaches the last day"
+    );
+    assert_eq!(
+        attr(client, "[data-testid=card-total]", "data-value").await,
+        summary["total_executions"].to_string()
+    );
+    assert_eq!(
+        attr(client, "[data-testid=card-active-keys]", "data-value").await,
+        summary["active_api_keys"].to_string()
+    );
+    assert_eq!(
+        attr(client, "[data-testid=card-success-rate]", "data-value")
+            .await
+            .parse::<f64>()
+            .unwrap(),
+        summary["success_rate"].as_f64().unwrap()
+    );
+    let top = rest(&app, "top-languages", "period=day&limit=8").await;
+    let first = &top["languages"][0];
+    assert_eq!(
+        attr(client, "[data-testid=top-language]", "data-language").await,
+        first["language"].as_str().unwrap()
+    );
+    assert_eq!(
+        attr(client, "[data-testid=top-language]", "data-value").await,
+        first["count"].to_string()
+    );
+    let keys = rest(&app, "api-keys", "period=day").await;
+    let busiest = &keys[0];
+    assert_eq!(
+        attr(
+            client,
+            &format!(
+                "[data-testid=key-row][data-key=\"{}\"]",
+                busiest["key_hash"].as_str().unwrap()
+            ),
+            "data-usage"
+        )
+        .await,
+        busiest["usage_count"].to_string()
+    );
+    let requests = rest(&app, "requests", "period=day").await;
+    assert_eq!(
+        attr(client, "[data-testid=requests-total]", "data-value").await,
+        requests["total_requests"].to_string()
+    );
+    let pool = rest(&app, "pool", "period=day").await;
+    assert_eq!(
+        attr(client, "[data-testid=pool-cold-starts]", "data-value").await,
+        pool["cold_starts"].to_string()
+    );
+    client.set_window_size(1280, 2300).await.unwrap();
+    wait_ready(client).await;
+    browser.screenshot("dashboard-1280").await.unwrap();
+    client.set_window_size(1280, 1000).await.unwrap();
+
+    // Hovering a chart reads out the value under the pointer.
+    let canvas = client
+        .find(Locator::Css("canvas[data-chart=executions]"))
+        .await
+        .unwrap();
+    client
+        .execute(
+            "const c = arguments[0], r = c.getBoundingClientRect();
+             c.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + r.width * 0.6, clientY: r.top + r.height / 2, bubbles: true}));",
+            vec![serde_json::to_value(&canvas).unwrap()],
+        )
+        .await
+        .unwrap();
+    let readout = wait_for(client, ".readout").await.text().await.unwrap();
+    assert!(readout.contains("executions"), "{readout}");
+
+    // The period filter changes the numbers and the URL.
+    client
+        .find(Locator::Css("button[data-period=week]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let week = rest(&app, "summary", &format!("period=week&tz={tz}")).await;
+    wait_attr(
+        client,
+        "[data-testid=card-total]",
+        "data-value",
+        &week["total_executions"].to_string(),
+    )
+    .await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("period=week")
+    );
+    assert_ne!(week["total_executions"], summary["total_executions"]);
+
+    // So does the API-key filter.
+    let key = keys[1]["key_hash"].as_str().unwrap().to_owned();
+    client
+        .find(Locator::Css("[data-testid=key-filter]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(client, &format!("input[data-key=\"{key}\"]"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let one_key = rest(
+        &app,
+        "summary",
+        &format!("period=week&tz={tz}&api_key_hash={key}"),
+    )
+    .await;
+    wait_attr(
+        client,
+        "[data-testid=card-total]",
+        "data-value",
+        &one_key["total_executions"].to_string(),
+    )
+    .await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains(&format!("api_key_hash={key}"))
+    );
+
+    // A pasted URL restores its view.
+    client
+        .goto(&app.url(&format!(
+            "/monitoring?period=month&language=python&tz={}",
+            tz.replace('/', "%2F")
+        )))
+        .await
+        .unwrap();
+    wait_ready(client).await;
+    let python = rest(
+        &app,
+        "summary",
+        &format!("period=month&language=python&tz={tz}"),
+    )
+    .await;
+    wait_attr(
+        client,
+        "[data-testid=card-total]",
+        "data-value",
+        &python["total_executions"].to_string(),
+    )
+    .await;
+    let selected = client
+        .execute(
+            "return document.querySelector('[data-testid=language-filter]').value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(selected.as_str(), Some("python"));
+
+    // Phone width: still usable; screenshot for the README.
+    client
+        .goto(&app.url("/monitoring?period=week"))
+        .await
+        .unwrap();
+    client.set_window_size(390, 1400).await.unwrap();
+    wait_ready(client).await;
+    browser.screenshot("dashboard-390").await.unwrap();
+    client.set_window_size(1280, 1000).await.unwrap();
+
+    // Logging out locks the page again, also after a reload.
+    client
+        .find(Locator::Css("button.ghost"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(client, "#master-key").await;
+    client.refresh().await.unwrap();
+    wait_for(client, "#master-key").await;
     browser.close().await.unwrap();
 }

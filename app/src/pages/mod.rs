@@ -1,5 +1,6 @@
 //! Top-level pages of the dashboard.
 
+mod board;
 mod dashboard;
 mod not_found;
 

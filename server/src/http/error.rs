@@ -31,6 +31,8 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u32,
     },
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u32 },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -50,6 +52,9 @@ impl From<app::backend::BackendError> for ApiError {
             BackendError::Unavailable(message) => Self::Unavailable {
                 message,
                 retry_after_secs: 2,
+            },
+            BackendError::TooManyAttempts(secs) => Self::TooManyRequests {
+                retry_after_secs: u32::try_from(secs).unwrap_or(u32::MAX),
             },
             BackendError::Internal => Self::Internal(anyhow::anyhow!("backend failed")),
         }
@@ -85,6 +90,7 @@ impl IntoResponse for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidEvent { .. } => StatusCode::BAD_REQUEST,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "Request failed.");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -101,7 +107,8 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         if let Self::Unavailable {
             retry_after_secs, ..
-        } = self
+        }
+        | Self::TooManyRequests { retry_after_secs } = self
         {
             response
                 .headers_mut()

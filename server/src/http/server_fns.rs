@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use app::backend::{Caller, SharedBackend};
+use std::net::SocketAddr;
+
+use app::backend::{Caller, RequestInfo, SharedBackend};
+use axum::extract::ConnectInfo;
 use axum::{
     Router,
     body::Body,
@@ -21,14 +24,31 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn handle(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
+    let headers = request.headers();
     let caller = Caller {
-        is_admin: crate::auth::require_admin(&state, request.headers()).is_ok(),
+        is_admin: crate::auth::require_admin(&state, headers).is_ok(),
+    };
+    let info = RequestInfo {
+        session_token: crate::sessions::token_from_cookies(
+            headers
+                .get(axum::http::header::COOKIE)
+                .and_then(|v| v.to_str().ok()),
+        )
+        .map(str::to_owned),
+        client_ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip()),
+        https: headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https")),
     };
     let backend: SharedBackend = Arc::new(state);
     leptos_axum::handle_server_fns_with_context(
         move || {
             provide_context(Arc::clone(&backend));
             provide_context(caller);
+            provide_context(info.clone());
         },
         request,
     )

@@ -1,0 +1,3 @@
+//! Reusable dashboard components.
+
+pub mod chart;

@@ -1,0 +1,174 @@
+//! The dashboard's filter state. It lives in the URL query string, so a
+//! reload, back/forward or a pasted link shows the same view.
+
+use crate::types::MetricsQuery;
+
+/// Period presets of the filter bar: (URL value, label).
+pub const PERIODS: [(&str, &str); 6] = [
+    ("hour", "1 h"),
+    ("day", "24 h"),
+    ("week", "7 d"),
+    ("month", "30 d"),
+    ("quarter", "90 d"),
+    ("year", "1 y"),
+];
+
+/// Auto-refresh choices in seconds (0: off).
+pub const REFRESH: [(u32, &str); 4] = [(0, "off"), (10, "10 s"), (30, "30 s"), (60, "1 min")];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub period: String,
+    /// Custom range (`YYYY-MM-DD`), both set or both empty.
+    pub start: String,
+    pub end: String,
+    /// 16-hex key prefixes.
+    pub keys: Vec<String>,
+    pub language: String,
+    /// IANA zone; empty means the browser's.
+    pub tz: String,
+    pub compare: bool,
+    pub refresh: u32,
+}
+
+impl Filters {
+    /// Reads the filters from URL parameters (`get` looks one up).
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Self {
+        let text = |name: &str| get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+        let period = text("period");
+        Self {
+            period: if PERIODS.iter().any(|(p, _)| *p == period) {
+                period
+            } else {
+                "day".to_owned()
+            },
+            start: text("start_date"),
+            end: text("end_date"),
+            keys: text("api_key_hash")
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            language: text("language"),
+            tz: text("tz"),
+            compare: text("compare") == "previous",
+            refresh: text("refresh")
+                .parse()
+                .ok()
+                .filter(|r| REFRESH.iter().any(|(s, _)| s == r))
+                .unwrap_or(0),
+        }
+    }
+
+    pub fn is_custom(&self) -> bool {
+        !self.start.is_empty() && !self.end.is_empty()
+    }
+
+    /// The URL query string (without `?`) for these filters.
+    pub fn to_query_string(&self) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if self.is_custom() {
+            pairs.push(("start_date", self.start.clone()));
+            pairs.push(("end_date", self.end.clone()));
+        } else {
+            pairs.push(("period", self.period.clone()));
+        }
+        if !self.keys.is_empty() {
+            pairs.push(("api_key_hash", self.keys.join(",")));
+        }
+        if !self.language.is_empty() {
+            pairs.push(("language", self.language.clone()));
+        }
+        if !self.tz.is_empty() {
+            pairs.push(("tz", self.tz.clone()));
+        }
+        if self.compare {
+            pairs.push(("compare", "previous".to_owned()));
+        }
+        if self.refresh > 0 {
+            pairs.push(("refresh", self.refresh.to_string()));
+        }
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", encode(&v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// The query the server functions take. `tz` falls back to `browser_tz`.
+    pub fn to_query(&self, browser_tz: &str) -> MetricsQuery {
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        MetricsQuery {
+            period: (!self.is_custom()).then(|| self.period.clone()),
+            start_date: self.is_custom().then(|| self.start.clone()),
+            end_date: self.is_custom().then(|| self.end.clone()),
+            api_key_hash: (!self.keys.is_empty()).then(|| self.keys.join(",")),
+            language: some(&self.language),
+            tz: some(&self.tz).or_else(|| some(browser_tz)),
+            compare: self.compare.then(|| "previous".to_owned()),
+            ..MetricsQuery::default()
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~,".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn parse(query: &str) -> Filters {
+        let map: HashMap<String, String> = query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.replace("%2F", "/")))
+            .collect();
+        Filters::from_params(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn filters_round_trip_through_the_url() {
+        let filters = Filters {
+            period: "week".into(),
+            keys: vec!["0123456789abcdef".into(), "fedcba9876543210".into()],
+            language: "python".into(),
+            tz: "Europe/Berlin".into(),
+            compare: true,
+            refresh: 30,
+            ..Default::default()
+        };
+        let query = filters.to_query_string();
+        assert_eq!(
+            query,
+            "period=week&api_key_hash=0123456789abcdef,fedcba9876543210&language=python&tz=Europe%2FBerlin&compare=previous&refresh=30"
+        );
+        assert_eq!(parse(&query), filters);
+    }
+
+    #[test]
+    fn unknown_values_fall_back_to_defaults() {
+        let filters = parse("period=forever&refresh=7");
+        assert_eq!(filters.period, "day");
+        assert_eq!(filters.refresh, 0);
+        let custom = parse("start_date=2026-11-01&end_date=2026-11-07&period=week");
+        assert!(custom.is_custom());
+        let query = custom.to_query("UTC");
+        assert_eq!(query.period, None);
+        assert_eq!(query.start_date.as_deref(), Some("2026-11-01"));
+        assert_eq!(query.tz.as_deref(), Some("UTC"));
+    }
+}
