@@ -20,6 +20,12 @@ cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "trunk build --release (the dashboard the tests load)"
 trunk build --release
 
+step "cargo build --bins (the binary the crash tests start)"
+cargo build --locked --bins
+
+step "benchmark harness, quick mode (keeps it working; asserts nothing about speed)"
+cargo run --locked -q -p bench -- all --quick --binary target/debug/tally --out target/bench/quick.json
+
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

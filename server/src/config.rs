@@ -107,9 +107,19 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_METRICS", default_value = "true", value_parser = parse_public_metrics)]
     pub public_metrics: PublicMetrics,
 
-    /// Hours a dashboard login lasts.
-    #[arg(long, env = "TALLY_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
-    pub session_hours: u32,
+    /// Seconds a dashboard login lasts.
+    #[arg(long, env = "TALLY_SESSION_TTL_SECONDS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub session_ttl_seconds: u64,
+
+    /// How long a database statement waits for a lock before giving up
+    /// (ingest then answers 503 with Retry-After).
+    #[arg(long, env = "TALLY_SQLITE_BUSY_TIMEOUT_MS", default_value_t = 5_000)]
+    pub sqlite_busy_timeout_ms: u64,
+
+    /// Cap on the database size, in 4 KiB pages (0: no cap). Beyond it
+    /// ingest answers 503 "out of disk space", as on a full disk.
+    #[arg(long, env = "TALLY_SQLITE_MAX_PAGES", default_value_t = 0)]
+    pub sqlite_max_pages: u64,
 
     /// Demo mode: send simulated traffic (90 days of history, then live
     /// events) through this server's own ingest API.

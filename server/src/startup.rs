@@ -45,7 +45,11 @@ impl Application {
             );
             Location::Memory
         };
-        let storage = Storage::open(location).await.with_context(|| {
+        let tuning = crate::storage::Tuning {
+            busy_timeout: Duration::from_millis(config.sqlite_busy_timeout_ms),
+            max_pages: config.sqlite_max_pages,
+        };
+        let storage = Storage::open(location, tuning).await.with_context(|| {
             format!(
                 "opening the database {}",
                 config.sqlite_metrics_db_path.display()
@@ -95,7 +99,7 @@ impl Application {
             writer,
             counters,
             sessions: Arc::new(crate::sessions::Sessions::new(Duration::from_secs(
-                u64::from(config.session_hours) * 3600,
+                config.session_ttl_seconds,
             ))),
             master_key,
             started_at: Instant::now(),

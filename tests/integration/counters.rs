@@ -137,6 +137,12 @@ async fn redis_counters_survive_an_outage() {
         .unwrap();
     assert_eq!(live.status(), StatusCode::SERVICE_UNAVAILABLE);
 
+    // Dashboard queries keep answering from SQLite.
+    let summary = app
+        .admin_get("/api/v1/admin/metrics/summary?period=hour")
+        .await;
+    assert_eq!(summary["total_executions"], 150);
+
     // Redis returns empty: the counters are rebuilt and then follow ingest again.
     redis.restart().await;
     wait_for_today(&app, 150).await;

@@ -5,6 +5,7 @@
 //! Set `TEST_LOG=1` to see the application's logs.
 
 pub mod browser;
+pub mod process;
 pub mod redis_server;
 
 use std::{
@@ -55,9 +56,12 @@ impl TestApp {
 
     /// A second handle on the app's database file, as another process would have.
     pub async fn storage(&self) -> tally::storage::Storage {
-        tally::storage::Storage::open(tally::storage::Location::File(&self.db_path()))
-            .await
-            .expect("open the app's database")
+        tally::storage::Storage::open(
+            tally::storage::Location::File(&self.db_path()),
+            tally::storage::Tuning::default(),
+        )
+        .await
+        .expect("open the app's database")
     }
 
     /// POSTs a JSON body to an ingest endpoint with the master key.

@@ -1,7 +1,7 @@
 //! `PUT /api/v1/admin/api-keys/{key}`: give an API key a human name.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State, rejection::JsonRejection},
     http::HeaderMap,
     routing::put,
@@ -9,11 +9,19 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::{
+    error::ApiError,
+    routes::{Access, Routes},
+};
 use crate::{auth, clock, ingest::events::KeyHash, state::AppState, storage::keys::NameOutcome};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/admin/api-keys/{key}", put(name_key))
+pub fn routes(routes: Routes) -> Routes {
+    routes.route(
+        "/api/v1/admin/api-keys/{key}",
+        &["PUT"],
+        Access::Admin,
+        put(name_key),
+    )
 }
 
 #[derive(Deserialize)]
@@ -31,7 +39,7 @@ async fn name_key(
     Path(key): Path<String>,
     body: Result<Json<NameBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    auth::require_master_key(&state, &headers)?;
+    auth::require_admin(&state, &headers)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let name = body.name.map(|n| n.trim().to_owned());
     if let Some(name) = &name

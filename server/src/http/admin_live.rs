@@ -2,13 +2,21 @@
 //! last minute, this hour, today; UTC).
 
 use app::backend::Backend;
-use axum::{Json, Router, extract::State, http::HeaderMap, routing::get};
+use axum::{Json, extract::State, http::HeaderMap, routing::get};
 
-use super::error::ApiError;
+use super::{
+    error::ApiError,
+    routes::{Access, Routes},
+};
 use crate::{auth, counters::LiveCounters, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/admin/metrics/live", get(live))
+pub fn routes(routes: Routes) -> Routes {
+    routes.route(
+        "/api/v1/admin/metrics/live",
+        &["GET"],
+        Access::Admin,
+        get(live),
+    )
 }
 
 async fn live(

@@ -3,7 +3,7 @@
 //! `x-api-key` (or `Authorization: Bearer`).
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use app::types::MetricsQuery;
 
-use super::error::ApiError;
+use super::{
+    error::ApiError,
+    routes::{Access, Routes},
+};
 use crate::{
     auth,
     export::{csv::CsvTable, prometheus},
@@ -21,18 +24,22 @@ use crate::{
     state::AppState,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/metrics/summary", get(summary))
-        .route("/api/v1/admin/metrics/languages", get(languages))
-        .route("/api/v1/admin/metrics/time-series", get(time_series))
-        .route("/api/v1/admin/metrics/heatmap", get(heatmap))
-        .route("/api/v1/admin/metrics/api-keys", get(api_keys))
-        .route("/api/v1/admin/metrics/top-languages", get(top_languages))
-        .route("/api/v1/admin/metrics/requests", get(requests))
-        .route("/api/v1/admin/metrics/pool", get(pool))
-        .route("/api/v1/admin/metrics/by-language", get(by_language))
-        .route("/api/v1/admin/metrics/prometheus", get(prometheus_export))
+pub fn routes(mut routes: Routes) -> Routes {
+    for (path, handler) in [
+        ("/api/v1/admin/metrics/summary", get(summary)),
+        ("/api/v1/admin/metrics/languages", get(languages)),
+        ("/api/v1/admin/metrics/time-series", get(time_series)),
+        ("/api/v1/admin/metrics/heatmap", get(heatmap)),
+        ("/api/v1/admin/metrics/api-keys", get(api_keys)),
+        ("/api/v1/admin/metrics/top-languages", get(top_languages)),
+        ("/api/v1/admin/metrics/requests", get(requests)),
+        ("/api/v1/admin/metrics/pool", get(pool)),
+        ("/api/v1/admin/metrics/by-language", get(by_language)),
+        ("/api/v1/admin/metrics/prometheus", get(prometheus_export)),
+    ] {
+        routes = routes.route(path, &["GET"], Access::Admin, handler);
+    }
+    routes
 }
 
 /// `format` parameter of the admin views.

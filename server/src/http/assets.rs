@@ -15,12 +15,21 @@ use axum::{
 };
 use tower_http::services::{ServeDir, ServeFile};
 
+use super::routes::{Access, Routes};
 use crate::state::AppState;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
-pub fn router(dist: &Path) -> Router<AppState> {
+pub fn routes(routes: Routes, dist: &Path) -> Routes {
+    routes.merge(
+        &["/monitoring", "/monitoring/{*path}"],
+        Access::Public,
+        router(dist),
+    )
+}
+
+fn router(dist: &Path) -> Router<AppState> {
     let index = ServeFile::new(dist.join("index.html"));
     let files = ServeDir::new(dist).fallback(index.clone());
     Router::new()

@@ -1,15 +1,18 @@
 //! Liveness and readiness probes.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State, routing::get};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
-use crate::state::AppState;
+use super::{
+    error::ApiError,
+    routes::{Access, Routes},
+};
+use crate::{ingest::writer::WriteError, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .route("/healthz", &["GET"], Access::Public, get(healthz))
+        .route("/readyz", &["GET"], Access::Public, get(readyz))
 }
 
 /// The process is up and serving HTTP.
@@ -17,14 +20,33 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can do its work: the database answers.
+/// The process can do its work: the database answers and the last
+/// commit (if any failed since the last success) did not fail.
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     if let Err(error) = state.storage.ping().await {
         tracing::warn!(%error, "Readiness check: database unavailable.");
         return Err(ApiError::Unavailable {
-            message: "database unavailable".to_owned(),
+            message: "not ready: the database is unavailable".to_owned(),
             retry_after_secs: 5,
         });
     }
-    Ok(Json(json!({ "status": "ready", "database": "ok" })))
+    // A busy database or a full buffer pass; a full, read-only or failing
+    // database does not.
+    if let Some(failure) = state.writer.last_failure().filter(|f| {
+        matches!(
+            f,
+            WriteError::DiskFull | WriteError::ReadOnly | WriteError::Storage
+        )
+    }) {
+        return Err(ApiError::Unavailable {
+            message: format!("not ready: the last commit failed: {failure}"),
+            retry_after_secs: 5,
+        });
+    }
+    Ok(Json(json!({
+        "status": "ready",
+        "database": "ok",
+        "counters": state.counters.backend(),
+        "counters_fresh": state.counters.is_fresh(),
+    })))
 }

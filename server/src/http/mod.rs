@@ -1,4 +1,5 @@
-//! HTTP surface: one router per feature, merged here.
+//! HTTP surface: one set of routes per feature, collected in one
+//! [`routes::Routes`] table that builds the router.
 
 mod admin_keys;
 mod admin_live;
@@ -7,24 +8,46 @@ mod assets;
 pub mod error;
 mod health;
 mod public_metrics;
+pub mod routes;
+mod security;
 mod server_fns;
 
 use axum::{Router, response::Redirect, routing::get};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
-use crate::state::AppState;
+use crate::{config::Config, state::AppState};
+use routes::{Access, RouteInfo, Routes};
+
+/// Every route of the application.
+fn all_routes(config: &Config) -> Routes {
+    let mut routes = Routes::new().route(
+        "/",
+        &["GET"],
+        Access::Public,
+        get(|| async { Redirect::temporary("/monitoring") }),
+    );
+    routes = health::routes(routes);
+    routes = crate::ingest::routes(routes, config.max_body_bytes);
+    routes = admin_keys::routes(routes);
+    routes = admin_live::routes(routes);
+    routes = admin_metrics::routes(routes);
+    routes = public_metrics::routes(routes);
+    routes = server_fns::routes(routes);
+    assets::routes(routes, &config.assets_dir)
+}
+
+/// The route table: path, method and access of every route.
+pub fn route_table(config: &Config) -> Vec<RouteInfo> {
+    all_routes(config).table
+}
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(|| async { Redirect::temporary("/monitoring") }))
-        .merge(health::router())
-        .merge(crate::ingest::router(state.config.max_body_bytes))
-        .merge(admin_keys::router())
-        .merge(admin_live::router())
-        .merge(admin_metrics::router())
-        .merge(public_metrics::router())
-        .merge(server_fns::router())
-        .merge(assets::router(&state.config.assets_dir))
+    let security = security::headers(&state.config.assets_dir);
+    all_routes(&state.config)
+        .router
+        .layer(axum::middleware::from_fn(move |request, next| {
+            security::apply(security.clone(), request, next)
+        }))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

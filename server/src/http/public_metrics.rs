@@ -10,7 +10,7 @@
 //! `Accept: text/plain`.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State, rejection::QueryRejection},
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
@@ -21,7 +21,11 @@ use serde_json::{Value, json};
 
 use app::types::MetricsQuery;
 
-use super::{admin_metrics::prometheus_response, error::ApiError};
+use super::{
+    admin_metrics::prometheus_response,
+    error::ApiError,
+    routes::{Access, Routes},
+};
 use crate::{
     auth,
     config::PublicMetrics,
@@ -29,15 +33,26 @@ use crate::{
     state::AppState,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(overview))
-        .route("/metrics/execution", get(execution))
-        .route("/metrics/api", get(api))
-        .route("/metrics/detailed", get(detailed))
-        .route("/metrics/by-language", get(by_language))
-        .route("/metrics/by-api-key/{key}", get(by_api_key))
-        .route("/metrics/pool", get(pool))
+pub fn routes(routes: Routes) -> Routes {
+    let aggregate = Access::PublicAggregate;
+    routes
+        .route("/metrics", &["GET"], aggregate, get(overview))
+        .route("/metrics/execution", &["GET"], aggregate, get(execution))
+        .route("/metrics/api", &["GET"], aggregate, get(api))
+        .route("/metrics/detailed", &["GET"], aggregate, get(detailed))
+        .route(
+            "/metrics/by-language",
+            &["GET"],
+            aggregate,
+            get(by_language),
+        )
+        .route(
+            "/metrics/by-api-key/{key}",
+            &["GET"],
+            Access::PublicPerKey,
+            get(by_api_key),
+        )
+        .route("/metrics/pool", &["GET"], aggregate, get(pool))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use app::backend::{Caller, RequestInfo, SharedBackend};
 use axum::extract::ConnectInfo;
 use axum::{
-    Router,
     body::Body,
     extract::{Request, State},
     response::IntoResponse,
@@ -16,11 +15,17 @@ use axum::{
 };
 use leptos::prelude::provide_context;
 
+use super::routes::{Access, Routes};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn routes(routes: Routes) -> Routes {
     let path = format!("{}/{{*fn_name}}", app::api::SERVER_FN_PREFIX);
-    Router::new().route(&path, post(handle).get(handle))
+    routes.route(
+        &path,
+        &["GET", "POST"],
+        Access::ServerFunctions,
+        post(handle).get(handle),
+    )
 }
 
 async fn handle(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {

@@ -216,3 +216,144 @@ mod tests {
         assert!(matches!(invalid_utf8, Err(ApiError::BadRequest(m)) if m.contains("UTF-8")));
     }
 }
+
+/// Generated inputs: the parsers never panic, and what they accept is valid.
+/// `PROPTEST_CASES=1000000` for the long run recorded in the README.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::ingest::events::{ExecutionInput, Limits, PoolInput, RequestInput};
+
+    fn limits() -> Limits {
+        Limits {
+            now_ms: 1_795_000_000_000,
+            oldest_ms: 1_787_000_000_000,
+            newest_ms: 1_795_000_300_000,
+        }
+    }
+
+    fn is_client_error(error: &ApiError) -> bool {
+        matches!(
+            error,
+            ApiError::BadRequest(_) | ApiError::InvalidEvent { .. } | ApiError::PayloadTooLarge(_)
+        )
+    }
+
+    /// Any JSON value, nested a few levels.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,12}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const FIELDS: [&str; 24] = [
+        "execution_id",
+        "api_key",
+        "api_key_hash",
+        "language",
+        "status",
+        "execution_time_ms",
+        "memory_peak_mb",
+        "cpu_time_ms",
+        "container_source",
+        "files_uploaded",
+        "files_generated",
+        "output_size_bytes",
+        "state_size_bytes",
+        "queue_wait_ms",
+        "repl_mode",
+        "session_id",
+        "user_id",
+        "entity_id",
+        "created_at",
+        "ts",
+        "method",
+        "endpoint",
+        "status_code",
+        "kind",
+    ];
+
+    /// Objects with the real field names and plausible or hostile values.
+    fn event_like() -> impl Strategy<Value = Value> {
+        let value = prop_oneof![
+            any_json(),
+            prop_oneof![
+                Just("completed"),
+                Just("failed"),
+                Just("pool_hit"),
+                Just("GET"),
+                Just("/x"),
+                Just("hit")
+            ]
+            .prop_map(|s| json!(s)),
+            (-1e3f64..1e7).prop_map(|f| json!(f)),
+            Just(json!("2026-11-18T10:00:00Z")),
+            Just(json!(1_794_000_000.5)),
+        ];
+        prop::collection::btree_map(prop::sample::select(FIELDS.to_vec()), value, 0..12)
+            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), ndjson in any::<bool>()) {
+            let format = if ndjson { BodyFormat::Ndjson } else { BodyFormat::Json };
+            if let Err(error) = parse_batch(&bytes, format, 100, |i: ExecutionInput| i.validate(&limits())) {
+                prop_assert!(is_client_error(&error), "{error:?}");
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(value in any_json()) {
+            let body = serde_json::to_vec(&value).unwrap();
+            for format in [BodyFormat::Json, BodyFormat::Ndjson] {
+                let result = parse_batch(&body, format, 100, |i: RequestInput| i.validate(&limits()));
+                if let Err(error) = result {
+                    prop_assert!(is_client_error(&error), "{error:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn accepted_executions_are_valid(events in prop::collection::vec(event_like(), 1..8)) {
+            let body = serde_json::to_vec(&events).unwrap();
+            match parse_batch(&body, BodyFormat::Json, 100, |i: ExecutionInput| i.validate(&limits())) {
+                Ok(parsed) => {
+                    prop_assert_eq!(parsed.len(), events.len());
+                    for e in parsed {
+                        prop_assert!(!e.execution_id.is_empty() && e.execution_id.len() <= 128);
+                        for v in [e.execution_time_ms, e.memory_peak_mb, e.cpu_time_ms, e.queue_wait_ms] {
+                            prop_assert!(v.is_finite() && v >= 0.0);
+                        }
+                        prop_assert!(e.created_at_ms >= limits().oldest_ms && e.created_at_ms <= limits().newest_ms);
+                    }
+                }
+                Err(error) => prop_assert!(is_client_error(&error), "{error:?}"),
+            }
+        }
+
+        #[test]
+        fn pool_events_never_panic(events in prop::collection::vec(event_like(), 1..8)) {
+            let body = serde_json::to_vec(&events).unwrap();
+            if let Err(error) = parse_batch(&body, BodyFormat::Json, 100, |i: PoolInput| i.validate(&limits())) {
+                prop_assert!(is_client_error(&error), "{error:?}");
+            }
+        }
+    }
+}

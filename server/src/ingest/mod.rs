@@ -11,7 +11,7 @@ pub mod events;
 pub mod writer;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::{DefaultBodyLimit, State, rejection::BytesRejection},
     http::HeaderMap,
@@ -26,7 +26,14 @@ use self::{
         RequestInput,
     },
 };
-use crate::{auth, clock, http::error::ApiError, state::AppState};
+use crate::{
+    auth, clock,
+    http::{
+        error::ApiError,
+        routes::{Access, Routes},
+    },
+    state::AppState,
+};
 
 /// Bodies above this size are parsed on the blocking pool, not on the
 /// async workers.
@@ -126,12 +133,27 @@ impl EventKind for Pool {
     }
 }
 
-pub fn router(max_body_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/events/executions", post(ingest::<Executions>))
-        .route("/api/v1/events/requests", post(ingest::<Requests>))
-        .route("/api/v1/events/pool", post(ingest::<Pool>))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+pub fn routes(routes: Routes, max_body_bytes: usize) -> Routes {
+    let limit = || DefaultBodyLimit::max(max_body_bytes);
+    routes
+        .route(
+            "/api/v1/events/executions",
+            &["POST"],
+            Access::Ingest,
+            post(ingest::<Executions>).layer(limit()),
+        )
+        .route(
+            "/api/v1/events/requests",
+            &["POST"],
+            Access::Ingest,
+            post(ingest::<Requests>).layer(limit()),
+        )
+        .route(
+            "/api/v1/events/pool",
+            &["POST"],
+            Access::Ingest,
+            post(ingest::<Pool>).layer(limit()),
+        )
 }
 
 /// Answer to an accepted batch.

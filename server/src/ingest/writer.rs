@@ -54,6 +54,8 @@ pub struct Writer {
     jobs: mpsc::UnboundedSender<Job>,
     buffer: Arc<Semaphore>,
     capacity: usize,
+    /// Why the last commit failed; `None` once one succeeds again.
+    last_failure: Arc<std::sync::Mutex<Option<WriteError>>>,
 }
 
 /// The writer task; [`WriterTask::drain`] stops it after the buffer is empty.
@@ -79,11 +81,19 @@ impl Writer {
     pub fn start(storage: Storage, counters: Counters, capacity: usize) -> (Self, WriterTask) {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let (close, closed) = oneshot::channel();
-        let task = tokio::spawn(run(storage, counters, receiver, closed));
+        let last_failure = Arc::new(std::sync::Mutex::new(None));
+        let task = tokio::spawn(run(
+            storage,
+            counters,
+            receiver,
+            closed,
+            Arc::clone(&last_failure),
+        ));
         let writer = Self {
             jobs,
             buffer: Arc::new(Semaphore::new(capacity)),
             capacity,
+            last_failure,
         };
         (writer, WriterTask { close, task })
     }
@@ -95,6 +105,15 @@ impl Writer {
 
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Why the last group commit failed, if the database has not accepted
+    /// one since.
+    pub fn last_failure(&self) -> Option<WriteError> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Buffers the batch and waits until it is committed. Fails at once,
@@ -133,6 +152,7 @@ async fn run(
     counters: Counters,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     mut close: oneshot::Receiver<()>,
+    last_failure: Arc<std::sync::Mutex<Option<WriteError>>>,
 ) {
     let mut key_ids = KeyIds::new();
     let mut closing = false;
@@ -160,12 +180,19 @@ async fn run(
                 Err(_) => break,
             }
         }
-        commit(&storage, &counters, &mut key_ids, group).await;
+        let outcome = commit(&storage, &counters, &mut key_ids, group).await;
+        *last_failure.lock().unwrap_or_else(|p| p.into_inner()) = outcome.err();
     }
     tracing::debug!("Writer drained.");
 }
 
-async fn commit(storage: &Storage, counters: &Counters, key_ids: &mut KeyIds, group: Vec<Job>) {
+/// Commits a group and answers its requests; returns the failure, if any.
+async fn commit(
+    storage: &Storage,
+    counters: &Counters,
+    key_ids: &mut KeyIds,
+    group: Vec<Job>,
+) -> Result<(), WriteError> {
     let batches: Vec<&Batch> = group.iter().map(|job| &job.batch).collect();
     let started = std::time::Instant::now();
     let result = storage
@@ -184,6 +211,7 @@ async fn commit(storage: &Storage, counters: &Counters, key_ids: &mut KeyIds, gr
             for (job, batch_outcome) in group.into_iter().zip(outcome.batches) {
                 let _ = job.reply.send(Ok(batch_outcome));
             }
+            Ok(())
         }
         Err(error) => {
             let kind = classify(&error);
@@ -195,6 +223,7 @@ async fn commit(storage: &Storage, counters: &Counters, key_ids: &mut KeyIds, gr
             for job in group {
                 let _ = job.reply.send(Err(kind.clone()));
             }
+            Err(kind)
         }
     }
 }

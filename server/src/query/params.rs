@@ -458,3 +458,62 @@ mod tests {
         assert_eq!(p.range.len_ms(), f.range.len_ms());
     }
 }
+
+/// Generated query parameters: parsing never panics, and an accepted filter
+/// is a non-empty range within the bounds.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn field() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop_oneof![
+            ".{0,30}",
+            prop::sample::select(vec![
+                "hour",
+                "day",
+                "week",
+                "month",
+                "quarter",
+                "year",
+                "2026-11-01",
+                "2026-02-30",
+                "2026-11-20T10:00:00Z",
+                "Europe/Berlin",
+                "America/New_York",
+                "previous",
+                "0123456789abcdef",
+                "python,go",
+                "minute",
+                "hour",
+                "day",
+                "-1",
+                "9999-12-31",
+            ])
+            .prop_map(str::to_owned),
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_parses_or_names_its_parameter(
+            period in field(), start in field(), end in field(), keys in field(), language in field(),
+            tz in field(), compare in field(), granularity in field(), limit in prop::option::of(any::<u32>()),
+        ) {
+            let query = MetricsQuery {
+                period, start_date: start, end_date: end, api_key_hash: keys, language, tz, compare,
+                granularity, limit, stack_by_api_key: None,
+            };
+            let bounds = Bounds { now_ms: 1_795_300_000_000, oldest_ms: 1_795_300_000_000 - 365 * DAY_MS };
+            match parse(&query, bounds) {
+                Ok(filter) => {
+                    prop_assert!(filter.range.from_ms < filter.range.to_ms);
+                    prop_assert!(filter.range.from_ms >= bounds.oldest_ms);
+                    prop_assert!((1..=20).contains(&filter.limit));
+                }
+                Err(error) => prop_assert!(!error.param.is_empty() && !error.message.is_empty()),
+            }
+        }
+    }
+}

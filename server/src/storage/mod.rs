@@ -22,6 +22,23 @@ pub struct Storage {
     pool: SqlitePool,
 }
 
+/// Settings of every connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    pub busy_timeout: Duration,
+    /// `PRAGMA max_page_count`; 0 leaves SQLite's default.
+    pub max_pages: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(5),
+            max_pages: 0,
+        }
+    }
+}
+
 /// Where the database lives.
 #[derive(Clone, Copy, Debug)]
 pub enum Location<'a> {
@@ -33,7 +50,7 @@ pub enum Location<'a> {
 impl Storage {
     /// Opens (creating if needed) the database and applies the embedded
     /// migrations.
-    pub async fn open(location: Location<'_>) -> anyhow::Result<Self> {
+    pub async fn open(location: Location<'_>, tuning: Tuning) -> anyhow::Result<Self> {
         let options = match location {
             Location::File(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -58,9 +75,14 @@ impl Storage {
             // FULL: a commit survives power loss, not only a process crash.
             // Group commit amortises the fsync over many events.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(tuning.busy_timeout)
             .foreign_keys(true)
             .pragma("temp_store", "memory");
+        let options = if tuning.max_pages > 0 {
+            options.pragma("max_page_count", tuning.max_pages.to_string())
+        } else {
+            options
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)

@@ -1,0 +1,118 @@
+//! Tally's benchmark harness. Every figure is measured beside the limit it
+//! is judged against, in the same run on the same machine, and reported as a
+//! ratio; timings are medians (or percentiles) of several runs.
+//!
+//! `cargo run -p bench --release -- all` (full sizes; needs
+//! `cargo build --release -p tally-server` and `trunk build --release`), or
+//! `-- all --quick --binary target/debug/tally` for the CI smoke run, which
+//! asserts nothing about speed.
+
+mod ingest;
+mod page;
+mod queries;
+mod redis_counters;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use report::Report;
+
+#[derive(Parser)]
+#[command(about = "Measure Tally against the machine's own limits")]
+struct Args {
+    #[command(subcommand)]
+    what: What,
+    /// Small sizes and short runs (CI smoke test).
+    #[arg(long, global = true)]
+    quick: bool,
+    /// The server binary to measure.
+    #[arg(long, global = true, default_value = "target/release/tally")]
+    binary: PathBuf,
+    /// Where the JSON results go.
+    #[arg(long, global = true, default_value = "target/bench/results.json")]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Subcommand)]
+enum What {
+    /// Everything below.
+    All,
+    /// Ingest over HTTP (batches of 1, 100, 500) vs SQLite's bulk insert; server memory.
+    Ingest,
+    /// Admin endpoints and server functions on a 90-day database vs a raw-row scan.
+    Queries,
+    /// /monitoring in headless Chromium until every chart is drawn; WASM size.
+    Page,
+    /// Hot-counter updates through the pipelined Redis path vs redis-benchmark.
+    Redis,
+}
+
+/// Sizes of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Scale {
+    pub quick: bool,
+    /// Seconds each ingest load runs.
+    pub ingest_seconds: u64,
+    /// Executions in the query database.
+    pub query_executions: usize,
+    /// Calls per endpoint.
+    pub query_runs: usize,
+    pub page_runs: usize,
+}
+
+impl Scale {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                quick,
+                ingest_seconds: 2,
+                query_executions: 100_000,
+                query_runs: 5,
+                page_runs: 2,
+            }
+        } else {
+            Self {
+                quick,
+                ingest_seconds: 10,
+                query_executions: 10_000_000,
+                query_runs: 30,
+                page_runs: 7,
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // The harness runs from the repository root, so paths in messages are short.
+    let root = tally_tests::repo_root();
+    std::env::set_current_dir(&root)?;
+    if !args.binary.exists() {
+        anyhow::bail!(
+            "{} is missing: build it (cargo build --release -p tally-server) or pass --binary",
+            args.binary.display()
+        );
+    }
+    let scale = Scale::new(args.quick);
+    let mut report = Report::new(scale, &args.binary);
+    let all = args.what == What::All;
+    if all || args.what == What::Ingest {
+        ingest::run(&args.binary, scale, &mut report).await?;
+    }
+    if all || args.what == What::Queries {
+        queries::run(&args.binary, scale, &mut report).await?;
+    }
+    if all || args.what == What::Page {
+        page::run(&args.binary, scale, &mut report).await?;
+    }
+    if all || args.what == What::Redis {
+        redis_counters::run(scale, &mut report).await?;
+    }
+    report.print();
+    report.write(&args.out)?;
+    println!("\nresults written to {}", args.out.display());
+    Ok(())
+}
