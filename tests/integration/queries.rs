@@ -733,3 +733,29 @@ async fn prometheus_export_passes_promtool_and_adds_up() {
         .collect();
     assert_eq!(key_labels.len(), 4, "{key_labels:?}");
 }
+
+#[tokio::test]
+async fn late_events_for_a_cached_day_are_counted() {
+    let app = spawn_app().await;
+    let now = tally::clock::now_ms();
+    let day_ago = |d: i64, id: &str| {
+        json!({"execution_id": id, "language": "go", "status": "completed", "execution_time_ms": 5,
+               "created_at": rfc3339(now - d * DAY_MS)})
+    };
+    app.post_events("executions", &json!([day_ago(3, "a"), day_ago(4, "b")]))
+        .await;
+    let week = [("period", "week")];
+    // The first query caches the closed days; a late event must still show up.
+    assert_eq!(
+        get(&app, "/api/v1/admin/metrics/summary", &week).await["total_executions"],
+        2
+    );
+    app.post_events("executions", &json!([day_ago(3, "late")]))
+        .await;
+    assert_eq!(
+        get(&app, "/api/v1/admin/metrics/summary", &week).await["total_executions"],
+        3
+    );
+    let languages = get(&app, "/api/v1/admin/metrics/languages", &week).await;
+    assert_eq!(languages["by_language"]["go"], 3);
+}

@@ -22,7 +22,7 @@ use crate::{
     histogram::{self, Counts},
     storage::{
         Storage,
-        queries::{Aggregate, Dim, EXECUTIONS, Group, POOL, Piece, REQUESTS, Source},
+        queries::{Aggregate, Dim, EXECUTIONS, Fact, Group, POOL, Piece, REQUESTS, Source},
     },
 };
 
@@ -70,6 +70,30 @@ impl Context {
             None => Ok(None),
             Some(prefixes) => self.storage.key_ids_for_prefixes(prefixes).await.map(Some),
         }
+    }
+
+    /// Groups of `fact` over `pieces`, with the filter's keys and languages.
+    async fn groups(
+        &self,
+        fact: &Fact,
+        filter: &Filter,
+        pieces: &[Piece],
+        group_by: &[Dim],
+        with_hist: bool,
+    ) -> Result<Vec<Group>, QueryError> {
+        let key_ids = self.key_ids(filter).await?;
+        Ok(self
+            .storage
+            .aggregate(&Aggregate {
+                fact,
+                pieces,
+                group_by,
+                key_ids: key_ids.as_deref(),
+                languages: filter.languages.as_deref(),
+                with_hist,
+                raw_minutes: false,
+            })
+            .await?)
     }
 
     /// Id → 16-hex prefix and name of every key.
@@ -227,18 +251,8 @@ pub async fn summary(ctx: &Context, filter: &Filter) -> Result<Summary, QueryErr
 
 async fn summary_of(ctx: &Context, filter: &Filter) -> Result<Summary, QueryError> {
     let group_by = [Dim::Key, Dim::Status, Dim::ContainerSource];
-    let key_ids = ctx.key_ids(filter).await?;
     let groups = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &EXECUTIONS,
-            pieces: &ctx.exact(filter),
-            group_by: &group_by,
-            key_ids: key_ids.as_deref(),
-            languages: filter.languages.as_deref(),
-            with_hist: true,
-            raw_minutes: false,
-        })
+        .groups(&EXECUTIONS, filter, &ctx.exact(filter), &group_by, true)
         .await?;
     let mut t = ExecTotals::default();
     for group in &groups {
@@ -287,18 +301,8 @@ async fn language_counts(
     } else {
         &[Dim::Language]
     };
-    let key_ids = ctx.key_ids(filter).await?;
     let groups = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &EXECUTIONS,
-            pieces: &ctx.exact(filter),
-            group_by,
-            key_ids: key_ids.as_deref(),
-            languages: filter.languages.as_deref(),
-            with_hist: false,
-            raw_minutes: false,
-        })
+        .groups(&EXECUTIONS, filter, &ctx.exact(filter), group_by, false)
         .await?;
     Ok(groups
         .iter()
@@ -608,18 +612,8 @@ async fn heatmap_of(ctx: &Context, filter: &Filter) -> Result<Vec<Vec<u64>>, Que
         .into_iter()
         .filter(|p| p.source == Source::Hourly)
         .collect();
-    let key_ids = ctx.key_ids(filter).await?;
     let groups = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &EXECUTIONS,
-            pieces: &pieces,
-            group_by: &[Dim::Bucket],
-            key_ids: key_ids.as_deref(),
-            languages: filter.languages.as_deref(),
-            with_hist: false,
-            raw_minutes: false,
-        })
+        .groups(&EXECUTIONS, filter, &pieces, &[Dim::Bucket], false)
         .await?;
     let mut matrix = vec![vec![0u64; 24]; 7];
     for group in groups {
@@ -640,28 +634,10 @@ pub async fn api_keys(ctx: &Context, filter: &Filter) -> Result<Vec<ApiKeyUsage>
     let pieces = ctx.exact(filter);
     let group_by = [Dim::Key, Dim::Status];
     let executions = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &EXECUTIONS,
-            pieces: &pieces,
-            group_by: &group_by,
-            key_ids: key_ids.as_deref(),
-            languages: filter.languages.as_deref(),
-            with_hist: false,
-            raw_minutes: false,
-        })
+        .groups(&EXECUTIONS, filter, &pieces, &group_by, false)
         .await?;
     let requests = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &REQUESTS,
-            pieces: &pieces,
-            group_by: &[Dim::Key],
-            key_ids: key_ids.as_deref(),
-            languages: None,
-            with_hist: false,
-            raw_minutes: false,
-        })
+        .groups(&REQUESTS, filter, &pieces, &[Dim::Key], false)
         .await?;
     let mut per_key: HashMap<i64, ExecTotals> = HashMap::new();
     for group in &executions {
@@ -715,18 +691,8 @@ pub async fn language_stats(
     filter: &Filter,
 ) -> Result<Vec<LanguageStats>, QueryError> {
     let group_by = [Dim::Language, Dim::Status];
-    let key_ids = ctx.key_ids(filter).await?;
     let groups = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &EXECUTIONS,
-            pieces: &ctx.exact(filter),
-            group_by: &group_by,
-            key_ids: key_ids.as_deref(),
-            languages: filter.languages.as_deref(),
-            with_hist: true,
-            raw_minutes: false,
-        })
+        .groups(&EXECUTIONS, filter, &ctx.exact(filter), &group_by, true)
         .await?;
     let mut per_language: BTreeMap<String, ExecTotals> = BTreeMap::new();
     for group in &groups {
@@ -761,18 +727,8 @@ pub async fn language_stats(
 /// `requests`: API requests overall and by endpoint.
 pub async fn requests(ctx: &Context, filter: &Filter) -> Result<RequestStats, QueryError> {
     let group_by = [Dim::Endpoint, Dim::Method, Dim::StatusClass];
-    let key_ids = ctx.key_ids(filter).await?;
     let groups = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &REQUESTS,
-            pieces: &ctx.exact(filter),
-            group_by: &group_by,
-            key_ids: key_ids.as_deref(),
-            languages: None,
-            with_hist: true,
-            raw_minutes: false,
-        })
+        .groups(&REQUESTS, filter, &ctx.exact(filter), &group_by, true)
         .await?;
     #[derive(Default)]
     struct Acc {
@@ -874,16 +830,7 @@ pub async fn requests(ctx: &Context, filter: &Filter) -> Result<RequestStats, Qu
 pub async fn pool(ctx: &Context, filter: &Filter) -> Result<PoolStats, QueryError> {
     let pieces = ctx.exact(filter);
     let events = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &POOL,
-            pieces: &pieces,
-            group_by: &[Dim::PoolKind],
-            key_ids: None,
-            languages: filter.languages.as_deref(),
-            with_hist: false,
-            raw_minutes: false,
-        })
+        .groups(&POOL, filter, &pieces, &[Dim::PoolKind], false)
         .await?;
     let (mut hits, mut misses, mut exhausted, mut hit_ms, mut miss_ms) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for g in &events {
@@ -896,18 +843,8 @@ pub async fn pool(ctx: &Context, filter: &Filter) -> Result<PoolStats, QueryErro
         }
     }
     let group_by = [Dim::Language, Dim::ContainerSource];
-    let key_ids = ctx.key_ids(filter).await?;
     let executions = ctx
-        .storage
-        .aggregate(&Aggregate {
-            fact: &EXECUTIONS,
-            pieces: &pieces,
-            group_by: &group_by,
-            key_ids: key_ids.as_deref(),
-            languages: filter.languages.as_deref(),
-            with_hist: false,
-            raw_minutes: false,
-        })
+        .groups(&EXECUTIONS, filter, &pieces, &group_by, false)
         .await?;
     let mut per_language: BTreeMap<String, (ExecTotals, ExecTotals)> = BTreeMap::new();
     for g in &executions {

@@ -109,6 +109,7 @@ impl Storage {
         }
         rollups.write(&mut tx).await?;
         tx.commit().await?;
+        self.rollups_changed(rollups.touched_buckets());
 
         key_ids.extend(new_keys);
         outcome.counters = counters.finish();
@@ -588,92 +589,157 @@ impl Rollups {
         }
     }
 
-    async fn write(&self, tx: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
-        let mut binds: Vec<Bind<'_>> = Vec::with_capacity(32 + histogram::BINS);
-        for (g, s) in &self.executions {
-            let table = format!("execution_rollup_{}", g.granularity.suffix());
-            let sql = rollup_upsert(
-                &table,
-                &["bucket", "key_id", "language", "status", "container_source"],
-                &EXECUTION_ROLLUP_VALUES,
-                true,
-            );
-            binds.clear();
-            binds.extend([
-                Bind::Int(g.bucket),
-                Bind::Int(g.key_id),
-                Bind::Text(&g.language),
-                Bind::Text(g.status),
-                Bind::Text(g.container_source),
-                Bind::Int(s.executions),
-                Bind::Real(s.sum_time_ms),
-                Bind::Real(s.max_time_ms),
-                Bind::Real(s.sum_cpu_ms),
-                Bind::Real(s.sum_memory_mb),
-                Bind::Real(s.max_memory_mb),
-                Bind::Real(s.sum_memory_mb_s),
-                Bind::Int(s.sum_files_uploaded),
-                Bind::Int(s.sum_files_generated),
-                Bind::Int(s.sum_output_bytes),
-                Bind::Int(s.sum_state_bytes),
-                Bind::Real(s.sum_queue_wait_ms),
-                Bind::Real(s.max_queue_wait_ms),
-                Bind::Int(s.repl_executions),
-            ]);
-            binds.extend(s.hist.iter().map(|&c| Bind::Int(saturating_i64(c))));
-            bind_all(sqlx::query(sql), &binds)
-                .execute(&mut **tx)
-                .await?;
+    /// The hourly and daily buckets this commit changed, as (rollup table,
+    /// bucket start), for the query cache.
+    fn touched_buckets(&self) -> Vec<(&'static str, i64)> {
+        fn table(fact: &str, g: Granularity) -> Option<&'static str> {
+            Some(match (fact, g) {
+                ("execution", Granularity::Hourly) => "execution_rollup_hourly",
+                ("execution", Granularity::Daily) => "execution_rollup_daily",
+                ("request", Granularity::Hourly) => "request_rollup_hourly",
+                ("request", Granularity::Daily) => "request_rollup_daily",
+                ("pool", Granularity::Hourly) => "pool_rollup_hourly",
+                ("pool", Granularity::Daily) => "pool_rollup_daily",
+                _ => return None,
+            })
         }
-        for (g, s) in &self.requests {
-            let table = format!("request_rollup_{}", g.granularity.suffix());
-            let sql = rollup_upsert(
-                &table,
-                &["bucket", "endpoint", "method", "status_class", "key_id"],
-                &REQUEST_ROLLUP_VALUES,
-                true,
-            );
-            binds.clear();
-            binds.extend([
-                Bind::Int(g.bucket),
-                Bind::Text(&g.endpoint),
-                Bind::Text(&g.method),
-                Bind::Int(g.status_class),
-                Bind::Int(g.key_id),
-                Bind::Int(s.requests),
-                Bind::Int(s.cache_hits),
-                Bind::Int(s.with_error),
-                Bind::Real(s.sum_duration_ms),
-                Bind::Real(s.max_duration_ms),
-            ]);
-            binds.extend(s.hist.iter().map(|&c| Bind::Int(saturating_i64(c))));
-            bind_all(sqlx::query(sql), &binds)
-                .execute(&mut **tx)
-                .await?;
-        }
-        for (g, s) in &self.pool {
-            let table = format!("pool_rollup_{}", g.granularity.suffix());
-            let sql = rollup_upsert(
-                &table,
-                &["bucket", "language", "kind"],
-                &POOL_ROLLUP_VALUES,
-                false,
-            );
-            binds.clear();
-            binds.extend([
-                Bind::Int(g.bucket),
-                Bind::Text(&g.language),
-                Bind::Text(g.kind),
-                Bind::Int(s.events),
-                Bind::Real(s.sum_acquire_ms),
-                Bind::Real(s.max_acquire_ms),
-            ]);
-            bind_all(sqlx::query(sql), &binds)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+        let mut touched: Vec<(&'static str, i64)> = Vec::new();
+        touched.extend(
+            self.executions
+                .keys()
+                .filter_map(|g| Some((table("execution", g.granularity)?, g.bucket))),
+        );
+        touched.extend(
+            self.requests
+                .keys()
+                .filter_map(|g| Some((table("request", g.granularity)?, g.bucket))),
+        );
+        touched.extend(
+            self.pool
+                .keys()
+                .filter_map(|g| Some((table("pool", g.granularity)?, g.bucket))),
+        );
+        touched.sort_unstable();
+        touched.dedup();
+        touched
     }
+
+    async fn write(&self, tx: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
+        upsert_groups(
+            tx,
+            &self.executions,
+            "execution_rollup",
+            &["bucket", "key_id", "language", "status", "container_source"],
+            &EXECUTION_ROLLUP_VALUES,
+            |g| g.granularity,
+            |g, s, b| {
+                b.extend([
+                    Bind::Int(g.bucket),
+                    Bind::Int(g.key_id),
+                    Bind::Text(&g.language),
+                    Bind::Text(g.status),
+                    Bind::Text(g.container_source),
+                    Bind::Int(s.executions),
+                    Bind::Real(s.sum_time_ms),
+                    Bind::Real(s.max_time_ms),
+                    Bind::Real(s.sum_cpu_ms),
+                    Bind::Real(s.sum_memory_mb),
+                    Bind::Real(s.max_memory_mb),
+                    Bind::Real(s.sum_memory_mb_s),
+                    Bind::Int(s.sum_files_uploaded),
+                    Bind::Int(s.sum_files_generated),
+                    Bind::Int(s.sum_output_bytes),
+                    Bind::Int(s.sum_state_bytes),
+                    Bind::Real(s.sum_queue_wait_ms),
+                    Bind::Real(s.max_queue_wait_ms),
+                    Bind::Int(s.repl_executions),
+                ]);
+                b.extend(s.hist.iter().map(|&c| Bind::Int(saturating_i64(c))));
+            },
+        )
+        .await?;
+        upsert_groups(
+            tx,
+            &self.requests,
+            "request_rollup",
+            &["bucket", "endpoint", "method", "status_class", "key_id"],
+            &REQUEST_ROLLUP_VALUES,
+            |g| g.granularity,
+            |g, s, b| {
+                b.extend([
+                    Bind::Int(g.bucket),
+                    Bind::Text(&g.endpoint),
+                    Bind::Text(&g.method),
+                    Bind::Int(g.status_class),
+                    Bind::Int(g.key_id),
+                    Bind::Int(s.requests),
+                    Bind::Int(s.cache_hits),
+                    Bind::Int(s.with_error),
+                    Bind::Real(s.sum_duration_ms),
+                    Bind::Real(s.max_duration_ms),
+                ]);
+                b.extend(s.hist.iter().map(|&c| Bind::Int(saturating_i64(c))));
+            },
+        )
+        .await?;
+        upsert_groups(
+            tx,
+            &self.pool,
+            "pool_rollup",
+            &["bucket", "language", "kind"],
+            &POOL_ROLLUP_VALUES,
+            |g| g.granularity,
+            |g, s, b| {
+                b.extend([
+                    Bind::Int(g.bucket),
+                    Bind::Text(&g.language),
+                    Bind::Text(g.kind),
+                    Bind::Int(s.events),
+                    Bind::Real(s.sum_acquire_ms),
+                    Bind::Real(s.max_acquire_ms),
+                ]);
+            },
+        )
+        .await
+    }
+}
+
+/// Upserts every group of one rollup family (`{family}_hourly`, `_daily`,
+/// `_total`). `binds` lists a group's key columns, values and, when the
+/// family has one, its histogram, in column order.
+async fn upsert_groups<'a, K, V>(
+    tx: &mut Transaction<'static, Sqlite>,
+    groups: &'a HashMap<K, V>,
+    family: &str,
+    keys: &[&str],
+    values: &[(&str, Merge)],
+    granularity: impl Fn(&K) -> Granularity,
+    binds: impl Fn(&'a K, &'a V, &mut Vec<Bind<'a>>),
+) -> Result<(), sqlx::Error> {
+    let has_hist = family != "pool_rollup";
+    let sql =
+        |g: Granularity| rollup_upsert(&format!("{family}_{}", g.suffix()), keys, values, has_hist);
+    let statements = [
+        (Granularity::Hourly, sql(Granularity::Hourly)),
+        (Granularity::Daily, sql(Granularity::Daily)),
+        (Granularity::Total, sql(Granularity::Total)),
+    ];
+    let mut buffer: Vec<Bind<'a>> = Vec::with_capacity(32 + histogram::BINS);
+    for (key, sums) in groups {
+        let g = granularity(key);
+        let Some((_, statement)) = statements.iter().find(|(s, _)| *s == g) else {
+            continue;
+        };
+        buffer.clear();
+        binds(key, sums, &mut buffer);
+        bind_all(
+            sqlx::query(sqlx::AssertSqlSafe(std::sync::Arc::clone(&statement.0))),
+            &buffer,
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! call typed functions here, so another database could be added behind the
 //! same functions without touching them.
 
+pub mod day_cache;
 pub mod ingest;
 pub mod keys;
 pub mod live;
@@ -20,6 +21,8 @@ use sqlx::{
 #[derive(Clone, Debug)]
 pub struct Storage {
     pool: SqlitePool,
+    /// Decoded daily rollups of closed days (see [`day_cache`]).
+    days: std::sync::Arc<day_cache::DayCache>,
 }
 
 /// Settings of every connection.
@@ -89,7 +92,10 @@ impl Storage {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            days: std::sync::Arc::default(),
+        })
     }
 
     /// Checks that the database answers a query.

@@ -10,8 +10,26 @@ use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{
     Storage,
+    day_cache::{CachedRow, Day},
     sql::{Merge, Sql},
 };
+
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+/// Closed hours kept in the cache (the last two days).
+const HOURS_CACHED: i64 = 48;
+
+/// The rollup table a cached bucket comes from: the cache's key.
+fn cache_table(fact: &Fact, source: Source) -> &'static str {
+    match (fact.rollup_prefix, source) {
+        ("execution_rollup_", Source::Hourly) => "execution_rollup_hourly",
+        ("request_rollup_", Source::Hourly) => "request_rollup_hourly",
+        ("pool_rollup_", Source::Hourly) => "pool_rollup_hourly",
+        ("execution_rollup_", _) => "execution_rollup_daily",
+        ("request_rollup_", _) => "request_rollup_daily",
+        _ => "pool_rollup_daily",
+    }
+}
 use crate::histogram::{self, Counts};
 
 /// Where a piece of a range is read from.
@@ -59,6 +77,8 @@ struct Measure {
 
 /// A kind of event: its raw table, rollup tables and measures.
 pub struct Fact {
+    /// The rollup's key dimensions besides the bucket, in column order.
+    dims: &'static [Dim],
     raw_table: &'static str,
     /// Raw timestamp column (Unix ms).
     raw_time: &'static str,
@@ -71,6 +91,7 @@ pub struct Fact {
 }
 
 pub const EXECUTIONS: Fact = Fact {
+    dims: &[Dim::Key, Dim::Language, Dim::Status, Dim::ContainerSource],
     raw_table: "executions",
     raw_time: "created_at",
     rollup_prefix: "execution_rollup_",
@@ -152,6 +173,7 @@ pub const EXECUTIONS: Fact = Fact {
 };
 
 pub const REQUESTS: Fact = Fact {
+    dims: &[Dim::Endpoint, Dim::Method, Dim::StatusClass, Dim::Key],
     raw_table: "api_requests",
     raw_time: "ts",
     rollup_prefix: "request_rollup_",
@@ -188,6 +210,7 @@ pub const REQUESTS: Fact = Fact {
 };
 
 pub const POOL: Fact = Fact {
+    dims: &[Dim::Language, Dim::PoolKind],
     raw_table: "pool_events",
     raw_time: "ts",
     rollup_prefix: "pool_rollup_",
@@ -307,7 +330,46 @@ impl Storage {
             return Ok(Vec::new());
         }
         let mut merged: HashMap<Vec<DimValue>, Group> = HashMap::new();
+        let now_ms = crate::clock::now_ms();
+        let today_ms = now_ms.div_euclid(DAY_MS) * DAY_MS;
+        let this_hour_ms = now_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        let mut sql_pieces: Vec<Piece> = Vec::with_capacity(query.pieces.len());
         for piece in query.pieces {
+            // Closed buckets come from the in-memory cache: every closed day,
+            // and the hours of the last two days.
+            let (width, cached_from, cached_to) = match piece.source {
+                Source::Daily => (DAY_MS, i64::MIN, today_ms),
+                Source::Hourly => (HOUR_MS, this_hour_ms - HOURS_CACHED * HOUR_MS, this_hour_ms),
+                _ => (0, 0, 0),
+            };
+            let from = piece.from_ms.max(cached_from);
+            let to = piece.to_ms.min(cached_to);
+            if width == 0 || from >= to {
+                sql_pieces.push(*piece);
+                continue;
+            }
+            if piece.from_ms < from {
+                sql_pieces.push(Piece {
+                    to_ms: from,
+                    ..*piece
+                });
+            }
+            let mut bucket = from;
+            while bucket < to {
+                let rows = self
+                    .closed_bucket(query.fact, piece.source, bucket / 1000)
+                    .await?;
+                add_cached(query, &rows, bucket / 1000, &mut merged);
+                bucket += width;
+            }
+            if to < piece.to_ms {
+                sql_pieces.push(Piece {
+                    from_ms: to,
+                    ..*piece
+                });
+            }
+        }
+        for piece in &sql_pieces {
             if piece.from_ms >= piece.to_ms {
                 continue;
             }
@@ -328,7 +390,7 @@ impl Storage {
                 }
             }
             for row in q.fetch_all(&self.pool).await? {
-                let group = read_group(query, &row)?;
+                let group = read_group(query, &row, piece.source)?;
                 match merged.get_mut(&group.dims) {
                     Some(existing) => merge_into(query.fact, existing, &group),
                     None => {
@@ -341,6 +403,75 @@ impl Storage {
         let mut groups: Vec<Group> = merged.into_values().collect();
         groups.sort_by(|a, b| a.dims.cmp(&b.dims));
         Ok(groups)
+    }
+
+    /// The rollup rows of one closed bucket, from the cache or SQL.
+    async fn closed_bucket(
+        &self,
+        fact: &Fact,
+        source: Source,
+        bucket: i64,
+    ) -> Result<Day, sqlx::Error> {
+        let table = cache_table(fact, source);
+        if let Some(rows) = self.days.get(table, bucket) {
+            return Ok(rows);
+        }
+        let generation = self.days.generation(table, bucket);
+        let whole = Aggregate {
+            fact,
+            pieces: &[],
+            group_by: fact.dims,
+            key_ids: None,
+            languages: None,
+            with_hist: true,
+            raw_minutes: false,
+        };
+        let piece = Piece {
+            source,
+            from_ms: bucket * 1000,
+            to_ms: (bucket + 1) * 1000,
+        };
+        let (sql, from, to) = piece_sql(&whole, &piece);
+        let rows: Vec<CachedRow> = sqlx::query(sql)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let group = read_group(&whole, row, source)?;
+                let hist = group
+                    .hist
+                    .map(|h| {
+                        h.iter()
+                            .enumerate()
+                            .filter(|(_, n)| **n > 0)
+                            .map(|(bin, n)| (bin as u8, *n))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(CachedRow {
+                    dims: group.dims,
+                    values: group.values,
+                    hist,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let rows: Day = std::sync::Arc::new(rows);
+        self.days.insert(table, bucket, generation, rows.clone());
+        Ok(rows)
+    }
+
+    /// Tells the cache that a commit changed these rollup buckets
+    /// (rollup table, bucket start).
+    pub(super) fn rollups_changed(&self, changed: impl IntoIterator<Item = (&'static str, i64)>) {
+        for (table, bucket) in changed {
+            self.days.invalidate(table, bucket);
+        }
+    }
+
+    pub(super) fn daily_rollups_removed_before(&self, day: i64) {
+        self.days.invalidate_before(day);
     }
 
     /// `api_keys.id` of every key whose hash starts with one of `prefixes`.
@@ -365,6 +496,77 @@ impl Storage {
     }
 }
 
+/// Adds a cached day's rows that pass the filters to the groups.
+fn add_cached(
+    query: &Aggregate<'_>,
+    rows: &[CachedRow],
+    day: i64,
+    merged: &mut HashMap<Vec<DimValue>, Group>,
+) {
+    let fact = query.fact;
+    let position = |dim: Dim| fact.dims.iter().position(|d| *d == dim);
+    let key_at = position(Dim::Key);
+    let language_at = position(Dim::Language);
+    let with_hist = query.with_hist && fact.hist_value.is_some();
+    let projection: Vec<(Dim, Option<usize>)> =
+        query.group_by.iter().map(|d| (*d, position(*d))).collect();
+    let mut key: Vec<DimValue> = vec![DimValue::Int(0); projection.len()];
+    for row in rows {
+        if let (Some(ids), Some(i)) = (query.key_ids, key_at)
+            && !ids.contains(&row.dims[i].int())
+        {
+            continue;
+        }
+        if let (Some(languages), Some(i)) = (query.languages, language_at)
+            && !languages.iter().any(|l| l == row.dims[i].text())
+        {
+            continue;
+        }
+        // The group's key, built in a reused buffer: no allocation per row
+        // unless the group is new.
+        for (slot, (dim, at)) in key.iter_mut().zip(&projection) {
+            match at {
+                Some(i) => slot.clone_from(&row.dims[*i]),
+                None if *dim == Dim::Bucket => *slot = DimValue::Int(day),
+                None => *slot = DimValue::Int(0),
+            }
+        }
+        if !merged.contains_key(key.as_slice()) {
+            let values = fact
+                .measures
+                .iter()
+                .map(|m| match m.merge {
+                    Merge::Sum => 0.0,
+                    Merge::Max => f64::MIN,
+                })
+                .collect();
+            let hist = with_hist.then(|| Box::new([0; histogram::BINS]));
+            merged.insert(
+                key.clone(),
+                Group {
+                    dims: key.clone(),
+                    values,
+                    hist,
+                },
+            );
+        }
+        let Some(group) = merged.get_mut(key.as_slice()) else {
+            continue;
+        };
+        for (i, measure) in fact.measures.iter().enumerate() {
+            group.values[i] = match measure.merge {
+                Merge::Sum => group.values[i] + row.values[i],
+                Merge::Max => group.values[i].max(row.values[i]),
+            };
+        }
+        if let Some(hist) = group.hist.as_mut() {
+            for (bin, n) in &row.hist {
+                hist[*bin as usize] += n;
+            }
+        }
+    }
+}
+
 fn merge_into(fact: &Fact, into: &mut Group, from: &Group) {
     for (i, measure) in fact.measures.iter().enumerate() {
         into.values[i] = match measure.merge {
@@ -379,7 +581,11 @@ fn merge_into(fact: &Fact, into: &mut Group, from: &Group) {
     }
 }
 
-fn read_group(query: &Aggregate<'_>, row: &SqliteRow) -> Result<Group, sqlx::Error> {
+fn read_group(
+    query: &Aggregate<'_>,
+    row: &SqliteRow,
+    source: Source,
+) -> Result<Group, sqlx::Error> {
     let mut column = 0;
     let mut dims = Vec::with_capacity(query.group_by.len());
     for dim in query.group_by {
@@ -398,7 +604,21 @@ fn read_group(query: &Aggregate<'_>, row: &SqliteRow) -> Result<Group, sqlx::Err
         values.push(number(row, column)?);
         column += 1;
     }
-    let hist = if query.with_hist && query.fact.hist_value.is_some() {
+    let with_hist = query.with_hist && query.fact.hist_value.is_some();
+    let hist = if with_hist && source == Source::Raw {
+        // Raw rows come as (bin, count) per group.
+        let mut counts = Box::new([0u64; histogram::BINS]);
+        let bin = row
+            .try_get::<Option<i64>, _>(column)?
+            .unwrap_or(0)
+            .clamp(0, histogram::BINS as i64 - 1);
+        let count = row
+            .try_get::<Option<i64>, _>(column + 1)?
+            .unwrap_or(0)
+            .max(0);
+        counts[bin as usize] = count.unsigned_abs();
+        Some(counts)
+    } else if with_hist {
         let mut counts = Box::new([0u64; histogram::BINS]);
         for slot in counts.iter_mut() {
             *slot = row
@@ -471,7 +691,10 @@ fn piece_sql(query: &Aggregate<'_>, piece: &Piece) -> (Sql, i64, i64) {
             select.extend(query.group_by.iter().map(|d| d.raw_expr(fact, bucket_secs)));
             select.extend(fact.measures.iter().map(|m| m.raw.to_owned()));
             let inner = if with_hist {
-                select.extend((0..histogram::BINS).map(|i| format!("SUM(b = {i})")));
+                // One row per (group, histogram bin): summing a column per bin
+                // for every row would cost a hundred aggregates per row.
+                select.push("b".to_owned());
+                select.push("COUNT(*)".to_owned());
                 format!(
                     "(SELECT *, (SELECT bin FROM histogram_bins WHERE lower_ms <= {v} ORDER BY lower_ms DESC LIMIT 1) AS b
                       FROM {t} WHERE {time} >= ?1 AND {time} < ?2{filter_sql})",
@@ -485,6 +708,15 @@ fn piece_sql(query: &Aggregate<'_>, piece: &Piece) -> (Sql, i64, i64) {
                     t = fact.raw_table,
                     time = fact.raw_time,
                 )
+            };
+            let group_sql = if with_hist {
+                let bin_column = query.group_by.len() + fact.measures.len() + 1;
+                let mut columns: Vec<String> =
+                    (1..=query.group_by.len()).map(|i| i.to_string()).collect();
+                columns.push(bin_column.to_string());
+                format!(" GROUP BY {}", columns.join(", "))
+            } else {
+                group_sql
             };
             (
                 format!("SELECT {} FROM {inner}{group_sql}", select.join(", ")),

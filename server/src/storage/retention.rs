@@ -139,12 +139,16 @@ impl Storage {
             "DELETE FROM {table} WHERE bucket IN
                (SELECT DISTINCT bucket FROM {table} WHERE bucket < ?1 ORDER BY bucket LIMIT ?2)"
         );
-        Ok(sqlx::query(text(sql))
+        let deleted = sqlx::query(text(sql))
             .bind(cutoff_secs)
             .bind(buckets)
             .execute(&self.pool)
             .await?
-            .rows_affected())
+            .rows_affected();
+        if DAILY_ROLLUPS.contains(&table) {
+            self.daily_rollups_removed_before(cutoff_secs);
+        }
+        Ok(deleted)
     }
 }
 
