@@ -759,3 +759,84 @@ async fn late_events_for_a_cached_day_are_counted() {
     let languages = get(&app, "/api/v1/admin/metrics/languages", &week).await;
     assert_eq!(languages["by_language"]["go"], 3);
 }
+
+#[tokio::test]
+async fn influx_line_protocol_of_the_views() {
+    let app = spawn_app().await;
+    let now = tally::clock::now_ms();
+    let some: Vec<Event> = events(now).into_iter().take(200).collect();
+    ingest(&app, &some).await;
+    let fetch = |view: &'static str, query: &'static str| {
+        let request = app
+            .client
+            .get(app.url(&format!(
+                "/api/v1/admin/metrics/{view}?{query}&format=influx"
+            )))
+            .header("x-api-key", MASTER_KEY);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers()["content-type"],
+                "text/plain; charset=utf-8"
+            );
+            response.text().await.unwrap()
+        }
+    };
+    let series = get(
+        &app,
+        "/api/v1/admin/metrics/time-series",
+        &[("period", "month"), ("granularity", "day")],
+    )
+    .await;
+    let text = fetch("time-series", "period=month&granularity=day").await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), series["timestamps"].as_array().unwrap().len());
+    let total: u64 = lines
+        .iter()
+        .map(|l| {
+            l.split("executions=")
+                .nth(1)
+                .unwrap()
+                .split('i')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        total,
+        series["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+    );
+    for line in &lines {
+        let parts: Vec<&str> = line.rsplitn(2, ' ').collect();
+        assert!(
+            parts[0].parse::<i64>().unwrap() > 1_700_000_000_000_000_000,
+            "{line}"
+        );
+        assert!(
+            line.starts_with("tally_time_series,granularity=day "),
+            "{line}"
+        );
+    }
+    let summary = fetch("summary", "period=month").await;
+    assert!(summary.starts_with("tally_summary,"), "{summary}");
+    let month = get(
+        &app,
+        "/api/v1/admin/metrics/summary",
+        &[("period", "month")],
+    )
+    .await;
+    assert!(
+        summary.contains(&format!("total_executions={}i", month["total_executions"])),
+        "{summary}"
+    );
+    let keys = fetch("api-keys", "period=month").await;
+    assert_eq!(keys.lines().count(), 4);
+}

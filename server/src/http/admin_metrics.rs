@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     auth,
-    export::{csv::CsvTable, prometheus},
+    export::{csv::CsvTable, influx::InfluxLines, prometheus},
     query::{self, QueryError, params::Filter},
     state::AppState,
 };
@@ -53,6 +53,7 @@ pub struct FormatParam {
 enum Format {
     Json,
     Csv,
+    Influx,
 }
 
 impl Format {
@@ -60,8 +61,9 @@ impl Format {
         match param.format.as_deref().map(str::trim) {
             None | Some("" | "json") => Ok(Self::Json),
             Some("csv") => Ok(Self::Csv),
+            Some("influx") => Ok(Self::Influx),
             Some(other) => Err(ApiError::BadRequest(format!(
-                "format: unknown format `{other}`: use json or csv"
+                "format: unknown format `{other}`: use json, csv or influx"
             ))),
         }
     }
@@ -91,9 +93,18 @@ fn prepare(
     Ok((context, filter, format))
 }
 
-fn render<T: Serialize + CsvTable>(format: Format, view: &T, name: &str) -> Response {
+fn render<T: Serialize + CsvTable + InfluxLines>(format: Format, view: &T, name: &str) -> Response {
     match format {
         Format::Json => Json(view).into_response(),
+        Format::Influx => {
+            let now_ns = crate::clock::now_ms().saturating_mul(1_000_000);
+            let mut response = view.lines(now_ns).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
         Format::Csv => {
             let mut response = view.to_csv().into_response();
             let headers = response.headers_mut();
