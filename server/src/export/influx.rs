@@ -91,7 +91,10 @@ fn record<T: Serialize>(
     line(out, measurement, &all_tags, &fields, ns);
 }
 
-fn split(map: Map<String, Value>, skip: &[&str]) -> (Vec<(String, String)>, Vec<(String, Value)>) {
+type Tags = Vec<(String, String)>;
+type Fields = Vec<(String, Value)>;
+
+fn split(map: Map<String, Value>, skip: &[&str]) -> (Tags, Fields) {
     let mut tags = Vec::new();
     let mut fields = Vec::new();
     for (k, v) in map {
