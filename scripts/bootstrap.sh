@@ -78,4 +78,19 @@ if ! $runtime_only; then
   fi
 fi
 
+# The OpenTelemetry Python SDK, for the OTLP interop test (PyPI only).
+OTEL_PY_VERSION=1.45.2
+venv="$repo/.tools/otel-venv"
+if ! $runtime_only; then
+  if [[ -x "$venv/bin/python" ]] \
+    && "$venv/bin/python" -c "import opentelemetry.sdk.version as v, sys; sys.exit(v.__version__ != '$OTEL_PY_VERSION')" 2>/dev/null; then
+    say "OpenTelemetry Python SDK $OTEL_PY_VERSION: present"
+  else
+    say "installing the OpenTelemetry Python SDK $OTEL_PY_VERSION into .tools/otel-venv (PyPI)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      "opentelemetry-sdk==$OTEL_PY_VERSION" "opentelemetry-exporter-otlp-proto-http==$OTEL_PY_VERSION"
+  fi
+fi
+
 say "done"

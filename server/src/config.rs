@@ -107,6 +107,11 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_METRICS", default_value = "true", value_parser = parse_public_metrics)]
     pub public_metrics: PublicMetrics,
 
+    /// Most custom metric series (OTLP name × attributes) kept; a request
+    /// that would create more is refused with 400.
+    #[arg(long, env = "TALLY_MAX_METRIC_SERIES", default_value_t = 10_000)]
+    pub max_metric_series: u32,
+
     /// Seconds a dashboard login lasts.
     #[arg(long, env = "TALLY_SESSION_TTL_SECONDS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
     pub session_ttl_seconds: u64,

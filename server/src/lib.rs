@@ -13,6 +13,7 @@ pub mod histogram;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod otlp;
 pub mod query;
 pub mod sessions;
 pub mod simulator;

@@ -6,6 +6,7 @@ mod dashboard_e2e;
 mod health;
 mod ingest;
 mod load;
+mod otlp;
 mod prometheus;
 mod queries;
 mod reliability;

@@ -51,6 +51,7 @@ pub struct Report {
     pub archived: u64,
     pub archive_files: Vec<PathBuf>,
     pub rollup_rows_deleted: u64,
+    pub deleted_metric_points: u64,
     pub archive_files_removed: u64,
 }
 
@@ -58,6 +59,7 @@ impl Report {
     pub fn is_empty(&self) -> bool {
         self.deleted.iter().all(|(_, n)| *n == 0)
             && self.rollup_rows_deleted == 0
+            && self.deleted_metric_points == 0
             && self.archive_files_removed == 0
     }
 }
@@ -88,6 +90,18 @@ pub async fn run_once(storage: &Storage, policy: &Policy, now_ms: i64) -> anyhow
             tokio::time::sleep(BREATHE).await;
         }
         report.deleted.push((table.name(), deleted));
+    }
+
+    // Custom metric points (OTLP) follow the raw retention.
+    loop {
+        let n = storage
+            .delete_metric_points_before(raw_cutoff_ms, DELETE_BATCH)
+            .await?;
+        report.deleted_metric_points += n;
+        if n < DELETE_BATCH as u64 {
+            break;
+        }
+        tokio::time::sleep(BREATHE).await;
     }
 
     // Hourly rollups live as long as raw rows; daily ones longer. A bucket

@@ -1,0 +1,89 @@
+//! Custom metrics received over OTLP: `GET /api/v1/admin/metrics/custom`
+//! lists them, `GET /api/v1/admin/metrics/custom/{name}` returns the
+//! points of its series (`period` or `start_date`/`end_date` as for every
+//! view; `attr=key:value` filters, repeatable).
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::QueryRejection},
+    http::HeaderMap,
+    routing::get,
+};
+use serde_json::{Value, json};
+
+use app::types::MetricsQuery;
+
+use super::{
+    error::ApiError,
+    routes::{Access, Routes},
+};
+use crate::{auth, query::QueryError, state::AppState};
+
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .route(
+            "/api/v1/admin/metrics/custom",
+            &["GET"],
+            Access::Admin,
+            get(catalog),
+        )
+        .route(
+            "/api/v1/admin/metrics/custom/{name}",
+            &["GET"],
+            Access::Admin,
+            get(series),
+        )
+}
+
+async fn catalog(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    Ok(Json(
+        json!({ "metrics": state.storage.metric_catalog().await? }),
+    ))
+}
+
+/// Points per series are capped so one request stays small.
+const MAX_POINTS: i64 = 10_000;
+
+async fn series(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let Query(pairs) = pairs.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let mut query = MetricsQuery::default();
+    let mut filter = BTreeMap::new();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "period" => query.period = Some(value),
+            "start_date" => query.start_date = Some(value),
+            "end_date" => query.end_date = Some(value),
+            "attr" => {
+                let (k, v) = value.split_once(':').ok_or_else(|| {
+                    ApiError::BadRequest(format!("attr: `{value}` is not key:value"))
+                })?;
+                filter.insert(k.to_owned(), v.to_owned());
+            }
+            _ => {}
+        }
+    }
+    let context = state.query_context();
+    let range = context.filter(&query).map_err(QueryError::from)?.range;
+    let series = state
+        .storage
+        .metric_points(&name, &filter, range.from_ms, range.to_ms, MAX_POINTS)
+        .await?;
+    if series.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no series of metric `{name}` match"
+        )));
+    }
+    Ok(Json(json!({ "name": name, "series": series })))
+}

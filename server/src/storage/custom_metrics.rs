@@ -1,0 +1,269 @@
+//! Custom metric series and points (from OTLP).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::Storage;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PointValue {
+    Number(f64),
+    Histogram {
+        count: u64,
+        sum: f64,
+        bounds: Vec<f64>,
+        buckets: Vec<u64>,
+    },
+}
+
+/// One received data point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricPoint {
+    pub name: String,
+    pub unit: String,
+    /// `sum`, `gauge`, `histogram` or `summary`.
+    pub kind: &'static str,
+    pub monotonic: bool,
+    pub attributes: BTreeMap<String, String>,
+    pub ts_ms: i64,
+    pub value: PointValue,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Cardinality(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A metric and its series, as listed by the API.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetricInfo {
+    pub name: String,
+    pub kind: String,
+    pub unit: String,
+    pub series: i64,
+    pub points: i64,
+    pub attribute_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SeriesPoints {
+    pub attributes: BTreeMap<String, String>,
+    pub kind: String,
+    pub monotonic: bool,
+    pub points: Vec<PointOut>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PointOut {
+    pub ts_ms: i64,
+    /// Number points: the value; histograms and summaries: the sum.
+    pub value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Vec<u64>>,
+}
+
+impl Storage {
+    /// Stores points in one transaction, creating series as needed; refuses
+    /// the whole request when it would take the series past `max_series`.
+    pub async fn store_metric_points(
+        &self,
+        points: &[MetricPoint],
+        now_ms: i64,
+        max_series: u32,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut ids: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for point in points {
+            let attributes =
+                serde_json::to_string(&point.attributes).unwrap_or_else(|_| "{}".to_owned());
+            let key = (point.name.clone(), attributes);
+            let id = match ids.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let existing: Option<i64> = sqlx::query_scalar(
+                        "SELECT id FROM metric_series WHERE name = ?1 AND attributes = ?2",
+                    )
+                    .bind(&key.0)
+                    .bind(&key.1)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let id = match existing {
+                        Some(id) => id,
+                        None => {
+                            let count: i64 =
+                                sqlx::query_scalar("SELECT COUNT(*) FROM metric_series")
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                            if count >= i64::from(max_series) {
+                                return Err(StoreError::Cardinality(format!(
+                                    "metric `{}`: a new series would exceed the limit of {max_series} series (TALLY_MAX_METRIC_SERIES); \
+                                     drop high-cardinality attributes",
+                                    point.name
+                                )));
+                            }
+                            sqlx::query_scalar(
+                                "INSERT INTO metric_series (name, kind, unit, monotonic, attributes, created_at)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                            )
+                            .bind(&key.0)
+                            .bind(point.kind)
+                            .bind(&point.unit)
+                            .bind(point.monotonic)
+                            .bind(&key.1)
+                            .bind(now_ms / 1000)
+                            .fetch_one(&mut *tx)
+                            .await?
+                        }
+                    };
+                    ids.insert(key, id);
+                    id
+                }
+            };
+            let (value, count, bounds, buckets) = match &point.value {
+                PointValue::Number(v) => (*v, None, None, None),
+                PointValue::Histogram {
+                    count,
+                    sum,
+                    bounds,
+                    buckets,
+                } => (
+                    *sum,
+                    Some(i64::try_from(*count).unwrap_or(i64::MAX)),
+                    (!bounds.is_empty()).then(|| serde_json::to_string(bounds).unwrap_or_default()),
+                    (!buckets.is_empty())
+                        .then(|| serde_json::to_string(buckets).unwrap_or_default()),
+                ),
+            };
+            sqlx::query(
+                "INSERT INTO metric_points (series_id, ts, value, count, bounds, buckets, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .bind(id)
+            .bind(point.ts_ms)
+            .bind(if value.is_finite() { value } else { 0.0 })
+            .bind(count)
+            .bind(bounds)
+            .bind(buckets)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every custom metric with its series and point counts.
+    pub async fn metric_catalog(&self) -> Result<Vec<MetricInfo>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT s.name, MIN(s.kind) AS kind, MIN(s.unit) AS unit, COUNT(DISTINCT s.id) AS series,
+                    (SELECT COUNT(*) FROM metric_points p JOIN metric_series t ON t.id = p.series_id WHERE t.name = s.name) AS points,
+                    GROUP_CONCAT(s.attributes, '\n') AS attributes
+             FROM metric_series s GROUP BY s.name ORDER BY s.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let attributes: String = r.try_get("attributes")?;
+                let mut keys: Vec<String> = attributes
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<BTreeMap<String, String>>(l).ok())
+                    .flat_map(|m| m.into_keys())
+                    .collect();
+                keys.sort();
+                keys.dedup();
+                Ok(MetricInfo {
+                    name: r.try_get("name")?,
+                    kind: r.try_get("kind")?,
+                    unit: r.try_get("unit")?,
+                    series: r.try_get("series")?,
+                    points: r.try_get("points")?,
+                    attribute_keys: keys,
+                })
+            })
+            .collect()
+    }
+
+    /// The series of `name` whose attributes include `filter`, with their
+    /// points in `[from_ms, to_ms)` (at most `limit` per series, newest).
+    pub async fn metric_points(
+        &self,
+        name: &str,
+        filter: &BTreeMap<String, String>,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<SeriesPoints>, sqlx::Error> {
+        let series = sqlx::query(
+            "SELECT id, kind, monotonic, attributes FROM metric_series WHERE name = ?1 ORDER BY id",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for s in series {
+            let attributes: BTreeMap<String, String> =
+                serde_json::from_str(&s.try_get::<String, _>("attributes")?).unwrap_or_default();
+            if filter.iter().any(|(k, v)| attributes.get(k) != Some(v)) {
+                continue;
+            }
+            let id: i64 = s.try_get("id")?;
+            let mut points: Vec<PointOut> = sqlx::query(
+                "SELECT ts, value, count, bounds, buckets FROM metric_points
+                 WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts DESC LIMIT ?4",
+            )
+            .bind(id)
+            .bind(from_ms)
+            .bind(to_ms)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|p| {
+                Ok(PointOut {
+                    ts_ms: p.try_get("ts")?,
+                    value: p.try_get("value")?,
+                    count: p.try_get("count")?,
+                    bounds: p
+                        .try_get::<Option<String>, _>("bounds")?
+                        .and_then(|b| serde_json::from_str(&b).ok()),
+                    buckets: p
+                        .try_get::<Option<String>, _>("buckets")?
+                        .and_then(|b| serde_json::from_str(&b).ok()),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+            points.reverse();
+            out.push(SeriesPoints {
+                attributes,
+                kind: s.try_get("kind")?,
+                monotonic: s.try_get("monotonic")?,
+                points,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes up to `limit` custom metric points older than `cutoff_ms`.
+    pub async fn delete_metric_points_before(
+        &self,
+        cutoff_ms: i64,
+        limit: i64,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query("DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE ts < ?1 LIMIT ?2)")
+            .bind(cutoff_ms)
+            .bind(limit)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+}
