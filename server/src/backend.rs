@@ -38,7 +38,13 @@ impl AppState {
 macro_rules! view {
     ($self:ident, $query:ident, $view:path) => {{
         let (context, filter) = $self.prepare($query)?;
-        Ok($view(&context, &filter).await?)
+        let started = std::time::Instant::now();
+        let view = $view(&context, &filter).await?;
+        $self
+            .self_metrics
+            .query_duration
+            .record(started.elapsed().as_secs_f64());
+        Ok(view)
     }};
 }
 

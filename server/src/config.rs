@@ -112,6 +112,27 @@ pub struct Config {
     #[arg(long, env = "TALLY_MAX_METRIC_SERIES", default_value_t = 10_000)]
     pub max_metric_series: u32,
 
+    /// Export Tally's own metrics over OTLP when an endpoint is set.
+    #[arg(long, env = "ENABLE_TRACING", default_value_t = true, value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_tracing: bool,
+
+    /// OTLP/HTTP endpoint for Tally's own metrics (`/v1/metrics` is appended
+    /// to a base URL). Unset: no export.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+
+    /// Headers for the OTLP export, `key=value,key2=value2`.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_HEADERS", hide_env_values = true)]
+    pub otel_exporter_otlp_headers: Option<String>,
+
+    /// `service.name` of Tally's own metrics.
+    #[arg(long, env = "TRACING_SERVICE_NAME", default_value = "tally")]
+    pub tracing_service_name: String,
+
+    /// Milliseconds between OTLP exports.
+    #[arg(long, env = "TALLY_OTLP_EXPORT_INTERVAL_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub otlp_export_interval_ms: u64,
+
     /// Seconds a dashboard login lasts.
     #[arg(long, env = "TALLY_SESSION_TTL_SECONDS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
     pub session_ttl_seconds: u64,

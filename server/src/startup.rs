@@ -30,6 +30,8 @@ pub struct Application {
     counters_task: JoinHandle<()>,
     stop_jobs: watch::Sender<bool>,
     jobs: JoinHandle<()>,
+    /// Tally's own metrics over OTLP, when configured.
+    exporter: Option<JoinHandle<()>>,
 }
 
 impl Application {
@@ -67,11 +69,14 @@ impl Application {
             ),
             None => Arc::new(counters::memory_store::MemoryStore::new()),
         };
-        let (counters, counters_task) = Counters::start(store, storage.clone());
+        let self_metrics = Arc::new(crate::self_metrics::SelfMetrics::default());
+        let (counters, counters_task) =
+            Counters::start(store, storage.clone(), Arc::clone(&self_metrics));
         let (writer, writer_task) = Writer::start(
             storage.clone(),
             counters.clone(),
             config.metrics_buffer_size as usize,
+            Arc::clone(&self_metrics),
         );
 
         let (stop_jobs, jobs_stopped) = watch::channel(false);
@@ -79,8 +84,26 @@ impl Application {
             storage.clone(),
             retention_policy(&config),
             Duration::from_secs(u64::from(config.metrics_aggregation_interval_minutes) * 60),
-            jobs_stopped,
+            jobs_stopped.clone(),
         );
+        let exporter = match (&config.otel_exporter_otlp_endpoint, config.enable_tracing) {
+            (Some(endpoint), true) => {
+                let target = crate::otlp_export::ExportTarget::new(
+                    endpoint,
+                    config.otel_exporter_otlp_headers.as_deref(),
+                    &config.tracing_service_name,
+                    Duration::from_millis(config.otlp_export_interval_ms),
+                );
+                tracing::info!(url = %target.url, "Exporting Tally's own metrics over OTLP.");
+                Some(crate::otlp_export::start(
+                    target,
+                    Arc::clone(&self_metrics),
+                    writer.clone(),
+                    jobs_stopped,
+                ))
+            }
+            _ => None,
+        };
 
         let (master_key, generated) = config.master_key_or_generate();
         if generated {
@@ -98,6 +121,7 @@ impl Application {
             storage,
             writer,
             counters,
+            self_metrics,
             sessions: Arc::new(crate::sessions::Sessions::new(Duration::from_secs(
                 config.session_ttl_seconds,
             ))),
@@ -112,6 +136,7 @@ impl Application {
             counters_task,
             stop_jobs,
             jobs,
+            exporter,
         })
     }
 
@@ -152,6 +177,9 @@ impl Application {
         self.writer_task.drain().await;
         let _ = self.stop_jobs.send(true);
         let _ = self.jobs.await;
+        if let Some(exporter) = self.exporter {
+            let _ = exporter.await;
+        }
         // The counters task ends once the last handle (in the router) is gone.
         self.counters_task.abort();
         storage.close().await;

@@ -13,6 +13,8 @@ pub struct AppState {
     pub writer: Writer,
     pub counters: Counters,
     pub sessions: Arc<crate::sessions::Sessions>,
+    /// Tally's own metrics (exported over OTLP and to Prometheus).
+    pub self_metrics: Arc<crate::self_metrics::SelfMetrics>,
     /// The master key in force (configured or generated at start-up).
     pub master_key: SecretString,
     pub started_at: Instant,
@@ -41,6 +43,7 @@ impl AppState {
             buffer_capacity: self.writer.capacity(),
             counters_backend: self.counters.backend(),
             counters_fresh: self.counters.is_fresh(),
+            readings: self.self_metrics.readings(self.writer.buffered()),
         }
     }
 }

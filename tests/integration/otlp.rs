@@ -233,3 +233,99 @@ async fn otlp_json_with_gzip_and_the_limits() {
         .unwrap();
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn tally_exports_its_own_metrics_to_a_tally_receiver() {
+    let receiver = spawn_app().await;
+    let headers = format!("x-api-key={MASTER_KEY}");
+    let sender = spawn_app_with(&[
+        "--otel-exporter-otlp-endpoint",
+        &receiver.base_url,
+        "--otel-exporter-otlp-headers",
+        &headers,
+        "--tracing-service-name",
+        "tally-under-test",
+        "--otlp-export-interval-ms",
+        "200",
+    ])
+    .await;
+    let events: Vec<Value> = (0..25)
+        .map(|i| json!({"execution_id": format!("self-{i}"), "language": "go", "status": "completed", "execution_time_ms": 3}))
+        .collect();
+    assert_eq!(
+        sender
+            .post_events("executions", &json!(events))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    sender
+        .admin_get("/api/v1/admin/metrics/summary?period=hour")
+        .await;
+
+    // The receiver shows the sender's ingest counter, by kind, under its service name.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let catalog = receiver.admin_get("/api/v1/admin/metrics/custom").await;
+        let names: Vec<String> = catalog["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_owned())
+            .collect();
+        if names.iter().any(|n| n == "ingest.events.total") {
+            let point = last_point(
+                &receiver,
+                "ingest.events.total",
+                &["kind:executions", "service.name:tally-under-test"],
+            )
+            .await;
+            if point["value"] == 25.0 {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the receiver never got the sender's metrics: {names:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let catalog = receiver.admin_get("/api/v1/admin/metrics/custom").await;
+    let names: Vec<&str> = catalog["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "database.commit.duration",
+        "http.requests.total",
+        "ingest.batch.size",
+        "ingest.buffer.depth",
+        "query.duration",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    // The same figures are in the sender's Prometheus export.
+    let text = sender
+        .client
+        .get(sender.url("/metrics?format=prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("tally_ingest_events_total{kind=\"executions\"} 25\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tally_database_commit_duration_seconds_count "),
+        "{text}"
+    );
+    assert!(text.contains("tally_http_requests_total{route=\"/api/v1/events/executions\",method=\"POST\",status_class=\"2xx\"} 1\n"), "{text}");
+}

@@ -39,7 +39,11 @@ struct State {
 impl Counters {
     /// Starts the task that applies updates and rebuilds the store. It ends
     /// once every `Counters` handle is dropped.
-    pub fn start(store: Arc<dyn CounterStore>, storage: Storage) -> (Self, JoinHandle<()>) {
+    pub fn start(
+        store: Arc<dyn CounterStore>,
+        storage: Storage,
+        metrics: Arc<crate::self_metrics::SelfMetrics>,
+    ) -> (Self, JoinHandle<()>) {
         let (updates, receiver) = mpsc::channel(QUEUE);
         let state = Arc::new(State {
             // Start stale: the first tick loads the counters from SQLite.
@@ -50,6 +54,7 @@ impl Counters {
             storage,
             receiver,
             Arc::clone(&state),
+            metrics,
         ));
         (
             Self {
@@ -98,6 +103,7 @@ async fn run(
     storage: Storage,
     mut receiver: mpsc::Receiver<CounterUpdate>,
     state: Arc<State>,
+    metrics: Arc<crate::self_metrics::SelfMetrics>,
 ) {
     // Updates whose rows a rebuild already counted are skipped.
     let mut counted_through: i64 = 0;
@@ -114,6 +120,7 @@ async fn run(
                 }
                 let rows = rows_of(&update, clock::now_ms().div_euclid(60_000));
                 if let Err(error) = store.apply(&rows).await {
+                    metrics.counter_errors.fetch_add(1, Ordering::Relaxed);
                     state.stale.store(true, Ordering::Release);
                     if !outage_logged {
                         tracing::warn!(%error, backend = store.backend(),
@@ -136,6 +143,7 @@ async fn run(
                         }
                     }
                     Err(error) => {
+                        metrics.counter_errors.fetch_add(1, Ordering::Relaxed);
                         if !outage_logged {
                             tracing::warn!(%error, backend = store.backend(),
                                 "Counter store unavailable; ingest continues, counters will be rebuilt from SQLite.");

@@ -30,6 +30,8 @@ pub struct Gauges {
     pub buffer_capacity: usize,
     pub counters_backend: &'static str,
     pub counters_fresh: bool,
+    /// Tally's own metrics.
+    pub readings: Vec<crate::self_metrics::Reading>,
 }
 
 const ALL_TIME: [Piece; 1] = [Piece {
@@ -253,6 +255,7 @@ pub async fn render(storage: &Storage, gauges: &Gauges) -> Result<String, sqlx::
         &[("backend", gauges.counters_backend)],
         f64::from(u8::from(gauges.counters_fresh)),
     );
+    self_metrics(&mut out, &gauges.readings);
     header(
         &mut out,
         "tally_uptime_seconds",
@@ -273,6 +276,71 @@ pub async fn render(storage: &Storage, gauges: &Gauges) -> Result<String, sqlx::
         1.0,
     );
     Ok(out)
+}
+
+/// Tally's own metrics: `ingest.events.total` → `tally_ingest_events_total`,
+/// duration histograms in seconds → `…_seconds`.
+fn self_metrics(out: &mut String, readings: &[crate::self_metrics::Reading]) {
+    use crate::self_metrics::Reading;
+    let mut headed: Vec<String> = Vec::new();
+    for reading in readings {
+        match reading {
+            Reading::Counter {
+                name,
+                labels,
+                value,
+            } => {
+                let name = format!("tally_{}", name.replace('.', "_"));
+                if !headed.contains(&name) {
+                    header(
+                        out,
+                        &name,
+                        "counter",
+                        &format!(
+                            "Tally's own {} (also exported over OTLP).",
+                            name.trim_start_matches("tally_")
+                        ),
+                    );
+                    headed.push(name.clone());
+                }
+                let labels: Vec<(&str, &str)> =
+                    labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                sample(out, &name, &labels, *value);
+            }
+            // The buffer depth is already exported as tally_ingest_buffer_events.
+            Reading::Gauge { .. } => {}
+            Reading::Histogram {
+                name,
+                unit,
+                snapshot,
+            } => {
+                let base = format!("tally_{}", name.replace('.', "_"));
+                let name = if *unit == "s" {
+                    format!("{base}_seconds")
+                } else {
+                    base
+                };
+                header(
+                    out,
+                    &name,
+                    "histogram",
+                    &format!(
+                        "Tally's own {} (also exported over OTLP).",
+                        name.trim_start_matches("tally_")
+                    ),
+                );
+                let mut cumulative = 0;
+                let bucket = format!("{name}_bucket");
+                for (bound, count) in snapshot.bounds.iter().zip(&snapshot.buckets) {
+                    cumulative += count;
+                    sample(out, &bucket, &[("le", &number(*bound))], cumulative as f64);
+                }
+                sample(out, &bucket, &[("le", "+Inf")], snapshot.count as f64);
+                sample(out, &format!("{name}_sum"), &[], snapshot.sum);
+                sample(out, &format!("{name}_count"), &[], snapshot.count as f64);
+            }
+        }
+    }
 }
 
 /// 16-hex labels of the [`TOP_KEYS`] keys with the most executions.

@@ -131,7 +131,12 @@ macro_rules! view_handler {
             query: Result<Query<MetricsQuery>, QueryRejection>,
         ) -> Result<Response, ApiError> {
             let (context, filter, format) = prepare(&state, &headers, query, &format)?;
+            let started = std::time::Instant::now();
             let view = $query(&context, &filter).await?;
+            state
+                .self_metrics
+                .query_duration
+                .record(started.elapsed().as_secs_f64());
             Ok(render(format, &view, $file))
         }
     };

@@ -46,12 +46,45 @@ pub fn route_table(config: &Config) -> Vec<RouteInfo> {
 
 pub fn router(state: AppState) -> Router {
     let security = security::headers(&state.config.assets_dir);
+    let metrics = std::sync::Arc::clone(&state.self_metrics);
     all_routes(&state.config)
         .router
+        .layer(axum::middleware::from_fn(move |request, next| {
+            count_request(std::sync::Arc::clone(&metrics), request, next)
+        }))
         .layer(axum::middleware::from_fn(move |request, next| {
             security::apply(security.clone(), request, next)
         }))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Counts every request by matched route (never the raw path: bounded
+/// labels), method and status class, and times it.
+async fn count_request(
+    metrics: std::sync::Arc<crate::self_metrics::SelfMetrics>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .http_duration
+        .record(started.elapsed().as_secs_f64());
+    let class = format!("{}xx", response.status().as_u16() / 100);
+    metrics.http_requests.add(
+        vec![
+            ("route", route),
+            ("method", method),
+            ("status_class", class),
+        ],
+        1,
+    );
+    response
 }

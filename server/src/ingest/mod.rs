@@ -59,6 +59,15 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// `executions`, `requests` or `pool`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Executions(_) => "executions",
+            Self::Requests(_) => "requests",
+            Self::Pool(_) => "pool",
+        }
+    }
 }
 
 /// One kind of event: how its input is read, checked and batched.
@@ -209,7 +218,15 @@ async fn ingest<K: EventKind>(
     if events.is_empty() {
         return Err(ApiError::BadRequest("the body holds no events".to_owned()));
     }
-    let outcome = state.writer.write(K::batch(events)).await?;
+    let batch = K::batch(events);
+    let kind = batch.kind();
+    let size = batch.len();
+    let outcome = state.writer.write(batch).await?;
+    state.self_metrics.batch_size.record(size as f64);
+    state
+        .self_metrics
+        .ingest_events
+        .add(vec![("kind", kind.to_owned())], outcome.accepted as u64);
     Ok(Json(IngestResponse {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,

@@ -78,7 +78,12 @@ impl WriterTask {
 impl Writer {
     /// Starts the writer task. `capacity` (METRICS_BUFFER_SIZE) bounds the
     /// events accepted but not yet committed.
-    pub fn start(storage: Storage, counters: Counters, capacity: usize) -> (Self, WriterTask) {
+    pub fn start(
+        storage: Storage,
+        counters: Counters,
+        capacity: usize,
+        metrics: Arc<crate::self_metrics::SelfMetrics>,
+    ) -> (Self, WriterTask) {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let (close, closed) = oneshot::channel();
         let last_failure = Arc::new(std::sync::Mutex::new(None));
@@ -88,6 +93,7 @@ impl Writer {
             receiver,
             closed,
             Arc::clone(&last_failure),
+            metrics,
         ));
         let writer = Self {
             jobs,
@@ -153,6 +159,7 @@ async fn run(
     mut jobs: mpsc::UnboundedReceiver<Job>,
     mut close: oneshot::Receiver<()>,
     last_failure: Arc<std::sync::Mutex<Option<WriteError>>>,
+    metrics: Arc<crate::self_metrics::SelfMetrics>,
 ) {
     let mut key_ids = KeyIds::new();
     let mut closing = false;
@@ -180,7 +187,11 @@ async fn run(
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let outcome = commit(&storage, &counters, &mut key_ids, group).await;
+        metrics
+            .commit_duration
+            .record(started.elapsed().as_secs_f64());
         *last_failure.lock().unwrap_or_else(|p| p.into_inner()) = outcome.err();
     }
     tracing::debug!("Writer drained.");
