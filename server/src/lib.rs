@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod otlp;
 pub mod otlp_export;
+pub mod otlp_mapping;
 pub mod query;
 pub mod self_metrics;
 pub mod sessions;

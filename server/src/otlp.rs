@@ -37,6 +37,8 @@ pub const MAX_ATTRIBUTES: usize = 32;
 const MAX_NAME: usize = 255;
 const MAX_ATTRIBUTE_KEY: usize = 128;
 const MAX_ATTRIBUTE_VALUE: usize = 256;
+/// `AGGREGATION_TEMPORALITY_CUMULATIVE`.
+const CUMULATIVE: i32 = 2;
 
 pub fn routes(routes: Routes, max_body_bytes: usize) -> Routes {
     routes.route(
@@ -90,7 +92,7 @@ async fn receive(
     let points = tokio::task::spawn_blocking(move || decode(&body, encoding, gzip, now_ms))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
-    state
+    let increases = state
         .storage
         .store_metric_points(&points, now_ms, state.config.max_metric_series)
         .await
@@ -100,6 +102,10 @@ async fn receive(
             }
             crate::storage::custom_metrics::StoreError::Database(e) => ApiError::from(e),
         })?;
+    let mapped = crate::otlp_mapping::executions(&points, &increases);
+    if !mapped.is_empty() {
+        state.storage.add_mapped_executions(&mapped).await?;
+    }
     // An empty ExportMetricsServiceResponse: full success.
     let (body, content_type) = match encoding {
         Encoding::Protobuf => (Vec::new(), "application/x-protobuf"),
@@ -212,6 +218,14 @@ fn points(request: ExportMetricsServiceRequest, now_ms: i64) -> Result<Vec<Metri
                         "a metric name must be 1 to {MAX_NAME} printable characters"
                     )));
                 }
+                let cumulative = match &metric.data {
+                    Some(Data::Sum(s)) => s.aggregation_temporality == CUMULATIVE,
+                    Some(Data::Histogram(h)) => h.aggregation_temporality == CUMULATIVE,
+                    Some(Data::ExponentialHistogram(h)) => h.aggregation_temporality == CUMULATIVE,
+                    // Summaries are cumulative by definition.
+                    Some(Data::Summary(_)) => true,
+                    _ => false,
+                };
                 let point = |attrs: &[KeyValue],
                              ts: u64,
                              value: PointValue,
@@ -222,6 +236,7 @@ fn points(request: ExportMetricsServiceRequest, now_ms: i64) -> Result<Vec<Metri
                         unit: metric.unit.clone(),
                         kind,
                         monotonic,
+                        cumulative,
                         attributes: attributes(&resource, attrs, &name)?,
                         ts_ms: time_ms(ts, now_ms),
                         value,

@@ -151,6 +151,25 @@ async fn the_official_python_sdk_pushes_metrics_that_read_back() {
         last_point(&app, "execution.queue.depth", &[]).await["value"],
         7.0
     );
+
+    // The well-known names fill the execution rollups: 5 completed and 2
+    // failed Python executions, counted once although the SDK exported the
+    // same cumulative totals twice (flush, then shutdown).
+    for period in ["hour", "day"] {
+        let summary = app
+            .admin_get(&format!("/api/v1/admin/metrics/summary?period={period}"))
+            .await;
+        assert_eq!(summary["total_executions"], 7, "{period}: {summary}");
+        assert_eq!(summary["success_count"], 5);
+        assert_eq!(summary["failure_count"], 2);
+        // The duration histogram gives the time: 3.7 s over 7 executions.
+        let avg = summary["avg_execution_time_ms"].as_f64().unwrap();
+        assert!((avg - 3700.0 / 7.0).abs() < 0.01, "{summary}");
+    }
+    let languages = app
+        .admin_get("/api/v1/admin/metrics/languages?period=day")
+        .await;
+    assert_eq!(languages["by_language"], json!({"python": 7}));
 }
 
 #[tokio::test]

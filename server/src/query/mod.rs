@@ -61,6 +61,7 @@ impl Context {
             filter.range.from_ms,
             filter.range.to_ms,
             self.detail_oldest_ms,
+            self.now_ms,
         )
     }
 

@@ -22,7 +22,23 @@ pub fn ceil_to(ms: i64, unit: i64) -> i64 {
 /// Raw rows and hourly rollups older than `detail_oldest_ms` (the execution
 /// retention) are gone; a range starting before it is widened to the start
 /// of its UTC day and read from daily rollups.
-pub fn exact(from_ms: i64, to_ms: i64, detail_oldest_ms: i64) -> Vec<Piece> {
+///
+/// A range that reaches `now_ms` reads its last, unfinished hour from the
+/// hourly rollup instead of raw rows: the rollup is complete up to the last
+/// commit, and it also holds what has no raw rows (executions mapped from
+/// OTLP metrics).
+pub fn exact(from_ms: i64, to_ms: i64, detail_oldest_ms: i64, now_ms: i64) -> Vec<Piece> {
+    let current_hour = floor_to(to_ms, HOUR_MS);
+    if to_ms >= now_ms && from_ms < current_hour {
+        let mut pieces = closed(from_ms, current_hour, detail_oldest_ms);
+        pieces.push(piece(Source::Hourly, current_hour, current_hour + HOUR_MS));
+        return pieces;
+    }
+    closed(from_ms, to_ms, detail_oldest_ms)
+}
+
+/// [`exact`] for a range that does not reach the present.
+fn closed(from_ms: i64, to_ms: i64, detail_oldest_ms: i64) -> Vec<Piece> {
     let mut from = from_ms;
     if from < detail_oldest_ms {
         from = floor_to(from, DAY_MS);
@@ -94,7 +110,7 @@ mod tests {
 
     #[test]
     fn short_ranges_read_raw_rows() {
-        let p = exact(T, T + 20 * 60_000, OLD);
+        let p = exact(T, T + 20 * 60_000, OLD, i64::MAX);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].source, Source::Raw);
     }
@@ -103,7 +119,7 @@ mod tests {
     fn long_ranges_use_days_hours_and_raw_edges_without_gaps() {
         let from = T;
         let to = T + 9 * DAY_MS + 5 * HOUR_MS + 17 * 60_000;
-        let p = exact(from, to, OLD);
+        let p = exact(from, to, OLD, i64::MAX);
         let sources: Vec<Source> = p.iter().map(|p| p.source).collect();
         assert_eq!(
             sources,
@@ -133,9 +149,24 @@ mod tests {
     #[test]
     fn ranges_older_than_the_detail_start_at_a_day() {
         let from = T - 200 * DAY_MS;
-        let p = exact(from, T, T - 90 * DAY_MS);
+        let p = exact(from, T, T - 90 * DAY_MS, i64::MAX);
         assert_eq!(p[0].source, Source::Daily);
         assert_eq!(p[0].from_ms, floor_to(from, DAY_MS));
+    }
+
+    #[test]
+    fn a_range_reaching_now_reads_the_current_hour_from_its_rollup() {
+        let now = T;
+        let p = exact(now - 3 * HOUR_MS, now, OLD, now);
+        let last = p.last().unwrap();
+        assert_eq!(
+            (last.source, last.from_ms),
+            (Source::Hourly, floor_to(now, HOUR_MS))
+        );
+        assert!(
+            p.iter()
+                .all(|p| p.source != Source::Raw || p.to_ms <= floor_to(now, HOUR_MS))
+        );
     }
 
     #[test]

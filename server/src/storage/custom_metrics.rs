@@ -26,6 +26,9 @@ pub struct MetricPoint {
     /// `sum`, `gauge`, `histogram` or `summary`.
     pub kind: &'static str,
     pub monotonic: bool,
+    /// Cumulative temporality: the value is a running total since a start
+    /// time, and the increase is the difference to the previous point.
+    pub cumulative: bool,
     pub attributes: BTreeMap<String, String>,
     pub ts_ms: i64,
     pub value: PointValue,
@@ -71,18 +74,71 @@ pub struct PointOut {
     pub buckets: Option<Vec<u64>>,
 }
 
+/// The increase from the previous stored point (`value`, `count`,
+/// `buckets`) to `now`; a decrease means the source restarted.
+fn increase(now: &PointValue, previous: Option<&sqlx::sqlite::SqliteRow>) -> PointValue {
+    let Some(previous) = previous else {
+        return now.clone();
+    };
+    let before: f64 = previous.try_get("value").unwrap_or(0.0);
+    match now {
+        PointValue::Number(v) if *v >= before => PointValue::Number(v - before),
+        PointValue::Number(v) => PointValue::Number(*v),
+        PointValue::Histogram {
+            count,
+            sum,
+            bounds,
+            buckets,
+        } => {
+            let before_count = previous
+                .try_get::<Option<i64>, _>("count")
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+                .max(0)
+                .unsigned_abs();
+            let before_buckets: Vec<u64> = previous
+                .try_get::<Option<String>, _>("buckets")
+                .ok()
+                .flatten()
+                .and_then(|b| serde_json::from_str(&b).ok())
+                .unwrap_or_default();
+            let restarted = *count < before_count
+                || (!before_buckets.is_empty() && before_buckets.len() != buckets.len());
+            if restarted {
+                return now.clone();
+            }
+            PointValue::Histogram {
+                count: count - before_count,
+                sum: sum - before,
+                bounds: bounds.clone(),
+                buckets: buckets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| n.saturating_sub(before_buckets.get(i).copied().unwrap_or(0)))
+                    .collect(),
+            }
+        }
+    }
+}
+
 impl Storage {
     /// Stores points in one transaction, creating series as needed; refuses
     /// the whole request when it would take the series past `max_series`.
+    ///
+    /// Returns, for every sum and histogram point, its increase over the
+    /// previous point of its series (the value itself for delta temporality;
+    /// after a counter reset, the new value).
     pub async fn store_metric_points(
         &self,
         points: &[MetricPoint],
         now_ms: i64,
         max_series: u32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(usize, PointValue)>, StoreError> {
+        let mut increases = Vec::new();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut ids: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for point in points {
+        for (index, point) in points.iter().enumerate() {
             let attributes =
                 serde_json::to_string(&point.attributes).unwrap_or_else(|_| "{}".to_owned());
             let key = (point.name.clone(), attributes);
@@ -128,6 +184,21 @@ impl Storage {
                     id
                 }
             };
+            if point.kind != "gauge" {
+                let previous = if point.cumulative {
+                    sqlx::query(
+                        "SELECT value, count, buckets FROM metric_points
+                         WHERE series_id = ?1 AND ts <= ?2 ORDER BY ts DESC, id DESC LIMIT 1",
+                    )
+                    .bind(id)
+                    .bind(point.ts_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                } else {
+                    None
+                };
+                increases.push((index, increase(&point.value, previous.as_ref())));
+            }
             let (value, count, bounds, buckets) = match &point.value {
                 PointValue::Number(v) => (*v, None, None, None),
                 PointValue::Histogram {
@@ -158,7 +229,7 @@ impl Storage {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(increases)
     }
 
     /// Every custom metric with its series and point counts.

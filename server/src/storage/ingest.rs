@@ -15,7 +15,7 @@ use crate::{
     histogram::{self, Counts},
     ingest::{
         Batch,
-        events::{ApiRequest, Execution, KeyHash, PoolEvent},
+        events::{ApiRequest, ContainerSource, ExecStatus, Execution, KeyHash, PoolEvent},
     },
 };
 
@@ -42,6 +42,20 @@ pub struct GroupOutcome {
     pub batches: Vec<BatchOutcome>,
     /// Hot-counter increments for the executions stored, if any.
     pub counters: Option<CounterUpdate>,
+}
+
+/// Execution increments that do not come from events (OTLP metrics mapped
+/// by `crate::otlp_mapping`): they go to the rollups only.
+#[derive(Clone, Debug)]
+pub struct MappedExecutions {
+    pub ts_ms: i64,
+    pub language: String,
+    pub status: ExecStatus,
+    pub executions: i64,
+    pub sum_time_ms: f64,
+    pub sum_memory_mb: f64,
+    pub sum_queue_wait_ms: f64,
+    pub hist: Option<Box<Counts>>,
 }
 
 /// `api_keys.id` by key hash. The writer owns one and passes it in; entries
@@ -114,6 +128,44 @@ impl Storage {
         key_ids.extend(new_keys);
         outcome.counters = counters.finish();
         Ok(outcome)
+    }
+}
+
+impl Storage {
+    /// Adds mapped increments to the hourly, daily and all-time rollups in
+    /// one transaction.
+    pub async fn add_mapped_executions(
+        &self,
+        items: &[MappedExecutions],
+    ) -> Result<(), sqlx::Error> {
+        let mut rollups = Rollups::default();
+        for item in items {
+            for granularity in Granularity::ALL {
+                let group = ExecutionGroup {
+                    granularity,
+                    bucket: granularity.bucket(item.ts_ms),
+                    key_id: 0,
+                    language: item.language.clone(),
+                    status: item.status.as_str(),
+                    container_source: ContainerSource::Unknown.as_str(),
+                };
+                let s = entry(&mut rollups.executions, group);
+                s.executions += item.executions;
+                s.sum_time_ms += item.sum_time_ms;
+                s.sum_memory_mb += item.sum_memory_mb;
+                s.sum_queue_wait_ms += item.sum_queue_wait_ms;
+                if let Some(hist) = &item.hist {
+                    for (a, b) in s.hist.iter_mut().zip(hist.iter()) {
+                        *a += b;
+                    }
+                }
+            }
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        rollups.write(&mut tx).await?;
+        tx.commit().await?;
+        self.rollups_changed(rollups.touched_buckets());
+        Ok(())
     }
 }
 
