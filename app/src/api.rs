@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::types::{
-    ApiKeyUsage, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats,
-    ServerStatus, Summary, TimeSeries, TopLanguages,
+    ApiKeyUsage, CustomMetric, CustomSeries, Heatmap, Languages, LiveCounters, MetricsQuery,
+    PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
 };
 
 /// All server functions live under this prefix, apart from the REST API.
@@ -167,4 +167,32 @@ pub async fn get_pool(query: MetricsQuery) -> Result<PoolStats, ServerFnError> {
 #[server(prefix = "/api/fn")]
 pub async fn get_live() -> Result<LiveCounters, ServerFnError> {
     admin_backend()?.live().await.map_err(to_server_error)
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn get_custom_metrics() -> Result<Vec<CustomMetric>, ServerFnError> {
+    admin_backend()?
+        .custom_metrics()
+        .await
+        .map_err(to_server_error)
+}
+
+/// The series of a custom metric; `attributes` are `key:value` filters,
+/// comma-separated (a plain string: an empty list would not survive the
+/// URL encoding of server-function arguments).
+#[server(prefix = "/api/fn")]
+pub async fn get_custom_series(
+    name: String,
+    query: MetricsQuery,
+    attributes: String,
+) -> Result<Vec<CustomSeries>, ServerFnError> {
+    let attributes: Vec<(String, String)> = attributes
+        .split(',')
+        .filter_map(|a| a.trim().split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    admin_backend()?
+        .custom_series(&name, &query, &attributes)
+        .await
+        .map_err(to_server_error)
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::types::{
-    ApiKeyUsage, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats,
-    ServerStatus, Summary, TimeSeries, TopLanguages,
+    ApiKeyUsage, CustomMetric, CustomSeries, Heatmap, Languages, LiveCounters, MetricsQuery,
+    PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
 };
 
 /// An error the backend reports to a server function. Its message is shown
@@ -59,6 +59,15 @@ pub trait Backend: Send + Sync + 'static {
     async fn requests(&self, query: &MetricsQuery) -> Result<RequestStats, BackendError>;
     async fn pool(&self, query: &MetricsQuery) -> Result<PoolStats, BackendError>;
     async fn live(&self) -> Result<LiveCounters, BackendError>;
+    async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError>;
+    /// The series of `name` whose attributes include every `key:value` of
+    /// `attributes`, with their points in the query's range.
+    async fn custom_series(
+        &self,
+        name: &str,
+        query: &MetricsQuery,
+        attributes: &[(String, String)],
+    ) -> Result<Vec<CustomSeries>, BackendError>;
 }
 
 /// How the backend is provided as context to server functions.

@@ -29,6 +29,12 @@ pub struct Filters {
     pub tz: String,
     pub compare: bool,
     pub refresh: u32,
+    /// `overview` (default) or `custom` (custom metrics).
+    pub view: String,
+    /// Custom metrics: the chosen metric.
+    pub metric: String,
+    /// Custom metrics: `key:value` attribute filters, comma-separated.
+    pub attr: String,
 }
 
 impl Filters {
@@ -58,7 +64,28 @@ impl Filters {
                 .ok()
                 .filter(|r| REFRESH.iter().any(|(s, _)| s == r))
                 .unwrap_or(0),
+            view: if text("view") == "custom" {
+                "custom".to_owned()
+            } else {
+                String::new()
+            },
+            metric: text("metric"),
+            attr: text("attr"),
         }
+    }
+
+    pub fn is_custom_view(&self) -> bool {
+        self.view == "custom"
+    }
+
+    /// The attribute filters as `key:value` items.
+    pub fn attributes(&self) -> Vec<String> {
+        self.attr
+            .split(',')
+            .map(str::trim)
+            .filter(|a| a.contains(':'))
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn is_custom(&self) -> bool {
@@ -89,6 +116,15 @@ impl Filters {
         if self.refresh > 0 {
             pairs.push(("refresh", self.refresh.to_string()));
         }
+        if self.is_custom_view() {
+            pairs.push(("view", self.view.clone()));
+        }
+        if !self.metric.is_empty() {
+            pairs.push(("metric", self.metric.clone()));
+        }
+        if !self.attr.is_empty() {
+            pairs.push(("attr", self.attr.clone()));
+        }
         pairs
             .into_iter()
             .map(|(k, v)| format!("{k}={}", encode(&v)))
@@ -116,7 +152,7 @@ impl Filters {
 pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~,".contains(&b) {
+        if b.is_ascii_alphanumeric() || b"-_.~,:".contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

@@ -4,8 +4,8 @@
 use app::{
     backend::{Backend, BackendError, RequestInfo},
     types::{
-        ApiKeyUsage, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats,
-        ServerStatus, Summary, TimeSeries, TopLanguages,
+        ApiKeyUsage, CustomMetric, CustomSeries, Heatmap, Languages, LiveCounters, MetricsQuery,
+        PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
     },
 };
 
@@ -130,5 +130,32 @@ impl Backend for AppState {
                 self.counters.backend()
             ))
         })
+    }
+
+    async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError> {
+        self.storage
+            .metric_catalog()
+            .await
+            .map_err(|e| QueryError::Storage(e).into())
+    }
+
+    async fn custom_series(
+        &self,
+        name: &str,
+        q: &MetricsQuery,
+        attributes: &[(String, String)],
+    ) -> Result<Vec<CustomSeries>, BackendError> {
+        let (_, filter) = self.prepare(q)?;
+        let wanted = attributes.iter().cloned().collect();
+        self.storage
+            .metric_points(
+                name,
+                &wanted,
+                filter.range.from_ms,
+                filter.range.to_ms,
+                2_000,
+            )
+            .await
+            .map_err(|e| QueryError::Storage(e).into())
     }
 }

@@ -344,3 +344,98 @@ async fn the_dashboard_from_login_to_logout() {
     wait_for(client, "#master-key").await;
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn tally_metrics_exported_to_another_tally_show_on_its_custom_metrics_view() {
+    require_dist();
+    let receiver = spawn_app().await;
+    let headers = format!("x-api-key={MASTER_KEY}");
+    let sender = tally_tests::spawn_app_with(&[
+        "--otel-exporter-otlp-endpoint",
+        &receiver.base_url,
+        "--otel-exporter-otlp-headers",
+        &headers,
+        "--tracing-service-name",
+        "tally-sender",
+        "--otlp-export-interval-ms",
+        "200",
+    ])
+    .await;
+    let events: Vec<serde_json::Value> = (0..12)
+        .map(|i| serde_json::json!({"execution_id": format!("e2e-{i}"), "language": "go", "status": "completed", "execution_time_ms": 4}))
+        .collect();
+    assert!(
+        sender
+            .post_events("executions", &serde_json::json!(events))
+            .await
+            .status()
+            .is_success()
+    );
+    // Wait until the receiver has the sender's ingest counter.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let catalog = receiver.admin_get("/api/v1/admin/metrics/custom").await;
+        if catalog["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "ingest.events.total")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no metrics arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let browser = Browser::start(1280, 1000)
+        .await
+        .expect("start headless Chromium");
+    let client = &browser.client;
+    client.goto(&receiver.url("/monitoring")).await.unwrap();
+    log_in(client, MASTER_KEY).await;
+    wait_for(client, "[data-testid=board]").await;
+    client
+        .find(Locator::Css("button[data-view=custom]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Pick the metric as a user does: the select's value changes.
+    wait_for(
+        client,
+        "[data-testid=metric-picker] option[value=\"ingest.events.total\"]",
+    )
+    .await;
+    client
+        .execute(
+            "const s = document.querySelector('[data-testid=metric-picker]');
+             s.value = 'ingest.events.total';
+             s.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for(client, "canvas[data-chart=custom][data-drawn=true]").await;
+    let row = wait_for(client, "[data-testid=custom-series-row]").await;
+    let text = row.text().await.unwrap();
+    assert!(
+        text.contains("service.name=tally-sender") && text.contains("kind=executions"),
+        "{text}"
+    );
+    let value = attr(
+        client,
+        "[data-testid=custom-series-row] td[data-value]",
+        "data-value",
+    )
+    .await;
+    assert_eq!(value, "12");
+    let url = client.current_url().await.unwrap();
+    assert!(
+        url.as_str().contains("view=custom") && url.as_str().contains("metric=ingest.events.total"),
+        "{url}"
+    );
+    browser.screenshot("custom-metrics-1280").await.unwrap();
+    browser.close().await.unwrap();
+}

@@ -233,6 +233,31 @@ async fn otlp_json_with_gzip_and_the_limits() {
     // Existing series still take points.
     assert_eq!(post(request(9.0, "a")).await.status(), StatusCode::OK);
 
+    // The series' hourly rollup counts both points of queue a.
+    let rollups = app
+        .admin_get("/api/v1/admin/metrics/custom/queue.depth/rollups?period=day&attr=queue:a")
+        .await;
+    let series = rollups["series"].as_array().unwrap();
+    assert_eq!(series.len(), 1, "{rollups}");
+    let bucket = &series[0]["buckets"][0];
+    assert_eq!(
+        (bucket["points"].as_i64(), bucket["sum"].as_f64()),
+        (Some(2), Some(13.5)),
+        "{rollups}"
+    );
+    assert_eq!(
+        (
+            bucket["min"].as_f64(),
+            bucket["max"].as_f64(),
+            bucket["last"].as_f64()
+        ),
+        (Some(4.5), Some(9.0), Some(9.0))
+    );
+    let daily = app
+        .admin_get("/api/v1/admin/metrics/custom/queue.depth/rollups?period=week&granularity=day")
+        .await;
+    assert_eq!(daily["series"].as_array().unwrap().len(), 3);
+
     let unauthenticated = app
         .client
         .post(app.url("/v1/metrics"))

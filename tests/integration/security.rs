@@ -58,6 +58,17 @@ enum Credential<'a> {
     Cookie(&'a str),
 }
 
+/// Valid arguments for each server function, so only credentials decide.
+fn server_fn_args(path: &str) -> String {
+    if path.contains("get_live") || path.contains("get_custom_metrics") {
+        String::new()
+    } else if path.contains("get_custom_series") {
+        "name=x&query[period]=day&attributes=".to_owned()
+    } else {
+        "query[period]=day".to_owned()
+    }
+}
+
 async fn call(app: &TestApp, method: &str, path: &str, credential: Credential<'_>) -> StatusCode {
     let method = Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = app.client.request(method.clone(), app.url(path));
@@ -70,11 +81,7 @@ async fn call(app: &TestApp, method: &str, path: &str, credential: Credential<'_
     if path.starts_with(app::api::SERVER_FN_PREFIX) {
         request = request
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(if path.contains("get_live") {
-                String::new()
-            } else {
-                "query[period]=day".to_owned()
-            });
+            .body(server_fn_args(path));
     } else if method == Method::POST {
         request = request.json(&json!([]));
     } else if method == Method::PUT {

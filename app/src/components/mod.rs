@@ -1,3 +1,4 @@
 //! Reusable dashboard components.
 
 pub mod chart;
+pub mod custom_metrics;

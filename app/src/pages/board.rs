@@ -14,7 +14,10 @@ use crate::{
     },
     browser,
     charts::{ChartSpec, Series, group_thousands},
-    components::chart::Chart,
+    components::{
+        chart::Chart,
+        custom_metrics::{CustomMetricsView, QueuePanel},
+    },
     filters::{Filters, PERIODS, REFRESH, encode},
     pages::dashboard::{Auth, server_message},
     types::{ApiKeyUsage, MetricsQuery, Summary, TimeSeries},
@@ -56,6 +59,7 @@ pub fn Board() -> impl IntoView {
             NavigateOptions::default(),
         );
     };
+    let set_view = StoredValue::new(set_filters.clone());
 
     Effect::new(move |_| {
         let seconds = filters.get().refresh;
@@ -183,6 +187,47 @@ pub fn Board() -> impl IntoView {
                 all_keys=all_keys
                 all_languages=all_languages
             />
+            <nav class="tabs" aria-label="Views">
+                <button
+                    class="chip"
+                    class:active=move || !filters.get().is_custom_view()
+                    aria-pressed=move || (!filters.get().is_custom_view()).to_string()
+                    data-view="overview"
+                    on:click=move |_| {
+                        let mut next = filters.get_untracked();
+                        next.view.clear();
+                        set_view.with_value(|s| s(next));
+                    }
+                >
+                    "Overview"
+                </button>
+                <button
+                    class="chip"
+                    class:active=move || filters.get().is_custom_view()
+                    aria-pressed=move || filters.get().is_custom_view().to_string()
+                    data-view="custom"
+                    on:click=move |_| {
+                        let mut next = filters.get_untracked();
+                        next.view = "custom".to_owned();
+                        set_view.with_value(|s| s(next));
+                    }
+                >
+                    "Custom metrics"
+                </button>
+            </nav>
+            <Show
+                when=move || !filters.get().is_custom_view()
+                fallback=move || {
+                    view! {
+                        <CustomMetricsView
+                            filters=filters
+                            query=query
+                            tick=tick
+                            set_filters=move |f| set_view.with_value(|s| s(f))
+                        />
+                    }
+                }
+            >
             <section class="cards" aria-label="Summary">
                 {move || loaded(summary, "the summary", |s| view! { <SummaryCards summary=s /> })}
             </section>
@@ -274,6 +319,15 @@ pub fn Board() -> impl IntoView {
             <Panel title="API keys" csv=Signal::derive(move || csv("api-keys"))>
                 {move || loaded(keys, "API keys", |k| view! { <KeyTable keys=k /> })}
             </Panel>
+            <Panel title="Execution queue" csv=Signal::derive(move || csv("summary"))>
+                <QueuePanel
+                    query=query
+                    tick=tick
+                    avg_wait_ms=Signal::derive(move || {
+                        summary.get().and_then(Result::ok).map(|s| s.avg_queue_wait_ms)
+                    })
+                />
+            </Panel>
             <section class="grid-2">
                 <Panel title="Container pool" csv=Signal::derive(move || csv("pool"))>
                     {move || loaded(pool, "pool statistics", |p| view! { <PoolPanel pool=p /> })}
@@ -284,6 +338,7 @@ pub fn Board() -> impl IntoView {
                     }}
                 </Panel>
             </section>
+            </Show>
         </main>
     }
 }

@@ -4,5 +4,5 @@ mod board;
 mod dashboard;
 mod not_found;
 
-pub use dashboard::Dashboard;
+pub use dashboard::{Dashboard, server_message};
 pub use not_found::NotFound;

@@ -35,6 +35,12 @@ pub fn routes(routes: Routes) -> Routes {
             Access::Admin,
             get(series),
         )
+        .route(
+            "/api/v1/admin/metrics/custom/{name}/rollups",
+            &["GET"],
+            Access::Admin,
+            get(rollups),
+        )
 }
 
 async fn catalog(
@@ -86,4 +92,58 @@ async fn series(
         )));
     }
     Ok(Json(json!({ "name": name, "series": series })))
+}
+
+/// Hourly (`granularity=hour`, default) or daily rollups of a metric's
+/// series over the range: they outlive the raw points.
+async fn rollups(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let Query(pairs) = pairs.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let mut query = MetricsQuery::default();
+    let mut filter = BTreeMap::new();
+    let mut daily = false;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "period" => query.period = Some(value),
+            "start_date" => query.start_date = Some(value),
+            "end_date" => query.end_date = Some(value),
+            "granularity" => match value.as_str() {
+                "hour" => daily = false,
+                "day" => daily = true,
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "granularity: unknown granularity `{other}`: use hour or day"
+                    )));
+                }
+            },
+            "attr" => {
+                let (k, v) = value.split_once(':').ok_or_else(|| {
+                    ApiError::BadRequest(format!("attr: `{value}` is not key:value"))
+                })?;
+                filter.insert(k.to_owned(), v.to_owned());
+            }
+            _ => {}
+        }
+    }
+    let range = state
+        .query_context()
+        .filter(&query)
+        .map_err(QueryError::from)?
+        .range;
+    let width = if daily { 86_400_000 } else { 3_600_000 };
+    let from = range.from_ms.div_euclid(width) * width;
+    let series = state
+        .storage
+        .metric_rollups(&name, &filter, daily, from, range.to_ms)
+        .await?;
+    Ok(Json(json!({
+        "name": name,
+        "granularity": if daily { "day" } else { "hour" },
+        "series": series,
+    })))
 }

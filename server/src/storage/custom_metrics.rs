@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use sqlx::Row;
 
 use super::Storage;
@@ -42,37 +41,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
-/// A metric and its series, as listed by the API.
-#[derive(Clone, Debug, Serialize)]
-pub struct MetricInfo {
-    pub name: String,
-    pub kind: String,
-    pub unit: String,
-    pub series: i64,
-    pub points: i64,
-    pub attribute_keys: Vec<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct SeriesPoints {
-    pub attributes: BTreeMap<String, String>,
-    pub kind: String,
-    pub monotonic: bool,
-    pub points: Vec<PointOut>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct PointOut {
-    pub ts_ms: i64,
-    /// Number points: the value; histograms and summaries: the sum.
-    pub value: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub count: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bounds: Option<Vec<f64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub buckets: Option<Vec<u64>>,
-}
+pub use app::types::{
+    CustomMetric as MetricInfo, CustomPoint as PointOut, CustomSeries as SeriesPoints,
+};
 
 /// The increase from the previous stored point (`value`, `count`,
 /// `buckets`) to `now`; a decrease means the source restarted.
@@ -227,6 +198,29 @@ impl Storage {
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
+            let stored = if value.is_finite() { value } else { 0.0 };
+            for (table, width) in [
+                ("metric_rollup_hourly", 3_600_i64),
+                ("metric_rollup_daily", 86_400),
+            ] {
+                // Table names come from this fixed list only.
+                let sql = format!(
+                    "INSERT INTO {table} (bucket, series_id, points, sum, min, max, last, last_ts)
+                     VALUES (?1, ?2, 1, ?3, ?3, ?3, ?3, ?4)
+                     ON CONFLICT (bucket, series_id) DO UPDATE SET
+                       points = points + 1, sum = sum + excluded.sum,
+                       min = min(min, excluded.min), max = max(max, excluded.max),
+                       last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
+                       last_ts = max(last_ts, excluded.last_ts)"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(point.ts_ms.div_euclid(1000).div_euclid(width) * width)
+                    .bind(id)
+                    .bind(stored)
+                    .bind(point.ts_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(increases)
@@ -322,6 +316,63 @@ impl Storage {
             });
         }
         Ok(out)
+    }
+
+    /// Hourly or daily rollups of the series of `name` matching `filter`,
+    /// for buckets starting in `[from_ms, to_ms)`.
+    pub async fn metric_rollups(
+        &self,
+        name: &str,
+        filter: &BTreeMap<String, String>,
+        daily: bool,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+        let table = if daily {
+            "metric_rollup_daily"
+        } else {
+            "metric_rollup_hourly"
+        };
+        let sql = format!(
+            "SELECT s.attributes, r.bucket, r.points, r.sum, r.min, r.max, r.last
+             FROM {table} r JOIN metric_series s ON s.id = r.series_id
+             WHERE s.name = ?1 AND r.bucket >= ?2 AND r.bucket < ?3 ORDER BY s.id, r.bucket"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .bind(from_ms.div_euclid(1000))
+            .bind(to_ms.div_euclid(1000))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut series: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        for row in &rows {
+            let attributes: String = row.try_get("attributes")?;
+            let parsed: BTreeMap<String, String> =
+                serde_json::from_str(&attributes).unwrap_or_default();
+            if filter.iter().any(|(k, v)| parsed.get(k) != Some(v)) {
+                continue;
+            }
+            series
+                .entry(attributes)
+                .or_default()
+                .push(serde_json::json!({
+                    "bucket_start_ms": row.try_get::<i64, _>("bucket")? * 1000,
+                    "points": row.try_get::<i64, _>("points")?,
+                    "sum": row.try_get::<f64, _>("sum")?,
+                    "min": row.try_get::<f64, _>("min")?,
+                    "max": row.try_get::<f64, _>("max")?,
+                    "last": row.try_get::<f64, _>("last")?,
+                }));
+        }
+        Ok(series
+            .into_iter()
+            .map(|(attributes, buckets)| {
+                serde_json::json!({
+                    "attributes": serde_json::from_str::<serde_json::Value>(&attributes).unwrap_or_default(),
+                    "buckets": buckets,
+                })
+            })
+            .collect())
     }
 
     /// Deletes up to `limit` custom metric points older than `cutoff_ms`.

@@ -52,15 +52,17 @@ impl RawTable {
 }
 
 /// Rollup tables and the retention that applies to each.
-pub const HOURLY_ROLLUPS: [&str; 3] = [
+pub const HOURLY_ROLLUPS: [&str; 4] = [
     "execution_rollup_hourly",
     "request_rollup_hourly",
     "pool_rollup_hourly",
+    "metric_rollup_hourly",
 ];
-pub const DAILY_ROLLUPS: [&str; 3] = [
+pub const DAILY_ROLLUPS: [&str; 4] = [
     "execution_rollup_daily",
     "request_rollup_daily",
     "pool_rollup_daily",
+    "metric_rollup_daily",
 ];
 
 fn text(sql: String) -> Sql {
