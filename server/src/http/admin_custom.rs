@@ -64,22 +64,7 @@ async fn series(
 ) -> Result<Json<Value>, ApiError> {
     auth::require_admin(&state, &headers)?;
     let Query(pairs) = pairs.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let mut query = MetricsQuery::default();
-    let mut filter = BTreeMap::new();
-    for (key, value) in pairs {
-        match key.as_str() {
-            "period" => query.period = Some(value),
-            "start_date" => query.start_date = Some(value),
-            "end_date" => query.end_date = Some(value),
-            "attr" => {
-                let (k, v) = value.split_once(':').ok_or_else(|| {
-                    ApiError::BadRequest(format!("attr: `{value}` is not key:value"))
-                })?;
-                filter.insert(k.to_owned(), v.to_owned());
-            }
-            _ => {}
-        }
-    }
+    let (query, filter, _) = parse(pairs)?;
     let context = state.query_context();
     let range = context.filter(&query).map_err(QueryError::from)?.range;
     let series = state
@@ -104,32 +89,7 @@ async fn rollups(
 ) -> Result<Json<Value>, ApiError> {
     auth::require_admin(&state, &headers)?;
     let Query(pairs) = pairs.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let mut query = MetricsQuery::default();
-    let mut filter = BTreeMap::new();
-    let mut daily = false;
-    for (key, value) in pairs {
-        match key.as_str() {
-            "period" => query.period = Some(value),
-            "start_date" => query.start_date = Some(value),
-            "end_date" => query.end_date = Some(value),
-            "granularity" => match value.as_str() {
-                "hour" => daily = false,
-                "day" => daily = true,
-                other => {
-                    return Err(ApiError::BadRequest(format!(
-                        "granularity: unknown granularity `{other}`: use hour or day"
-                    )));
-                }
-            },
-            "attr" => {
-                let (k, v) = value.split_once(':').ok_or_else(|| {
-                    ApiError::BadRequest(format!("attr: `{value}` is not key:value"))
-                })?;
-                filter.insert(k.to_owned(), v.to_owned());
-            }
-            _ => {}
-        }
-    }
+    let (query, filter, daily) = parse(pairs)?;
     let range = state
         .query_context()
         .filter(&query)
@@ -146,4 +106,41 @@ async fn rollups(
         "granularity": if daily { "day" } else { "hour" },
         "series": series,
     })))
+}
+
+/// The parameters of the series views: the range (`period` or
+/// `start_date`/`end_date`), `attr=key:value` filters (repeatable) and
+/// `granularity` (`hour`, the default, or `day`: true for day).
+fn parse(
+    pairs: Vec<(String, String)>,
+) -> Result<(MetricsQuery, BTreeMap<String, String>, bool), ApiError> {
+    let mut query = MetricsQuery::default();
+    let mut filter = BTreeMap::new();
+    let mut daily = false;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "period" => query.period = Some(value),
+            "start_date" => query.start_date = Some(value),
+            "end_date" => query.end_date = Some(value),
+            "granularity" => {
+                daily = match value.as_str() {
+                    "hour" => false,
+                    "day" => true,
+                    other => {
+                        return Err(ApiError::BadRequest(format!(
+                            "granularity: unknown granularity `{other}`: use hour or day"
+                        )));
+                    }
+                }
+            }
+            "attr" => {
+                let (k, v) = value.split_once(':').ok_or_else(|| {
+                    ApiError::BadRequest(format!("attr: `{value}` is not key:value"))
+                })?;
+                filter.insert(k.to_owned(), v.to_owned());
+            }
+            _ => {}
+        }
+    }
+    Ok((query, filter, daily))
 }
