@@ -146,13 +146,5 @@ pub fn percentile(values: &mut [f64], q: f64) -> f64 {
 
 /// RSS of a process in MB.
 pub fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .map(|v| v.trim().trim_end_matches("kB").trim().to_owned())
-        })
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    tally::system::process_rss_mb(&pid.to_string())
 }

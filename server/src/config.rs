@@ -133,6 +133,30 @@ pub struct Config {
     #[arg(long, env = "TALLY_OTLP_EXPORT_INTERVAL_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..))]
     pub otlp_export_interval_ms: u64,
 
+    /// Seconds between samples of the host's CPU, memory, disk and network.
+    #[arg(long, env = "SYSTEM_METRICS_INTERVAL_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub system_metrics_interval_seconds: u64,
+
+    /// Health: average API response time (s) above which it is "slow".
+    #[arg(long, env = "HEALTH_SLOW_SECONDS", default_value_t = 1.0)]
+    pub health_slow_seconds: f64,
+
+    /// Health: 5xx rate (%) above which errors are "high".
+    #[arg(long, env = "HEALTH_ERROR_RATE_PERCENT", default_value_t = 5.0)]
+    pub health_error_rate_percent: f64,
+
+    /// Health: CPU (%) above which it is "high".
+    #[arg(long, env = "HEALTH_CPU_PERCENT", default_value_t = 80.0)]
+    pub health_cpu_percent: f64,
+
+    /// Health: memory (%) above which it is "high".
+    #[arg(long, env = "HEALTH_MEMORY_PERCENT", default_value_t = 85.0)]
+    pub health_memory_percent: f64,
+
+    /// Health: pool hit rate (%) below which it is "low".
+    #[arg(long, env = "HEALTH_POOL_HIT_RATE_PERCENT", default_value_t = 30.0)]
+    pub health_pool_hit_rate_percent: f64,
+
     /// Seconds a dashboard login lasts.
     #[arg(long, env = "TALLY_SESSION_TTL_SECONDS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
     pub session_ttl_seconds: u64,

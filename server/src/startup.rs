@@ -32,6 +32,8 @@ pub struct Application {
     jobs: JoinHandle<()>,
     /// Tally's own metrics over OTLP, when configured.
     exporter: Option<JoinHandle<()>>,
+    /// Samples the host.
+    sampler: JoinHandle<()>,
 }
 
 impl Application {
@@ -86,6 +88,23 @@ impl Application {
             Duration::from_secs(u64::from(config.metrics_aggregation_interval_minutes) * 60),
             jobs_stopped.clone(),
         );
+        let system = crate::system::Latest::default();
+        let data_dir = config
+            .sqlite_metrics_db_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(
+                || std::path::PathBuf::from("."),
+                std::path::Path::to_path_buf,
+            );
+        let sampler = crate::system::start(
+            storage.clone(),
+            data_dir,
+            Duration::from_secs(config.system_metrics_interval_seconds),
+            system.clone(),
+            config.max_metric_series,
+            jobs_stopped.clone(),
+        );
         let exporter = match (&config.otel_exporter_otlp_endpoint, config.enable_tracing) {
             (Some(endpoint), true) => {
                 let target = crate::otlp_export::ExportTarget::new(
@@ -122,6 +141,7 @@ impl Application {
             writer,
             counters,
             self_metrics,
+            system,
             sessions: Arc::new(crate::sessions::Sessions::new(Duration::from_secs(
                 config.session_ttl_seconds,
             ))),
@@ -137,6 +157,7 @@ impl Application {
             stop_jobs,
             jobs,
             exporter,
+            sampler,
         })
     }
 
@@ -180,6 +201,7 @@ impl Application {
         if let Some(exporter) = self.exporter {
             let _ = exporter.await;
         }
+        let _ = self.sampler.await;
         // The counters task ends once the last handle (in the router) is gone.
         self.counters_task.abort();
         storage.close().await;

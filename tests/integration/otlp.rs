@@ -354,15 +354,7 @@ async fn tally_exports_its_own_metrics_to_a_tally_receiver() {
         );
     }
     // The same figures are in the sender's Prometheus export.
-    let text = sender
-        .client
-        .get(sender.url("/metrics?format=prometheus"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = sender.admin_text("/metrics?format=prometheus").await;
     assert!(
         text.contains("tally_ingest_events_total{kind=\"executions\"} 25\n"),
         "{text}"

@@ -670,16 +670,7 @@ async fn prometheus_export_passes_promtool_and_adds_up() {
             .starts_with("text/plain; version=0.0.4")
     );
     let text = response.text().await.unwrap();
-    let same = app
-        .client
-        .get(app.url("/api/v1/admin/metrics/prometheus"))
-        .header("x-api-key", MASTER_KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let same = app.admin_text("/api/v1/admin/metrics/prometheus").await;
     // The data series agree; Tally's own request counters moved in between.
     let data = |t: &str| {
         t.lines()

@@ -75,8 +75,8 @@ impl TestApp {
             .expect("send events")
     }
 
-    /// GETs a JSON admin endpoint with the master key.
-    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+    /// GETs an admin endpoint with the master key; panics unless 2xx.
+    async fn admin_response(&self, path: &str) -> reqwest::Response {
         let response = self
             .client
             .get(self.url(path))
@@ -89,7 +89,19 @@ impl TestApp {
             "GET {path}: {}",
             response.status()
         );
+        response
+    }
+
+    /// GETs a JSON admin endpoint with the master key.
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+        let response = self.admin_response(path).await;
         response.json().await.expect("JSON body")
+    }
+
+    /// GETs a text admin endpoint (Prometheus, CSV) with the master key.
+    pub async fn admin_text(&self, path: &str) -> String {
+        let response = self.admin_response(path).await;
+        response.text().await.expect("text body")
     }
 
     /// Sends the shutdown signal and waits for the server to finish. Returns

@@ -32,6 +32,10 @@ pub struct Gauges {
     pub counters_fresh: bool,
     /// Tally's own metrics.
     pub readings: Vec<crate::self_metrics::Reading>,
+    /// The latest sample of the host.
+    pub system: Option<crate::system::SystemSample>,
+    /// The health score, when it was computed for this export.
+    pub health_score: Option<u32>,
 }
 
 const ALL_TIME: [Piece; 1] = [Piece {
@@ -256,6 +260,47 @@ pub async fn render(storage: &Storage, gauges: &Gauges) -> Result<String, sqlx::
         f64::from(u8::from(gauges.counters_fresh)),
     );
     self_metrics(&mut out, &gauges.readings);
+    if let Some(score) = gauges.health_score {
+        header(
+            &mut out,
+            "tally_health_score",
+            "gauge",
+            "Health score of the last five minutes, 0 to 100.",
+        );
+        sample(&mut out, "tally_health_score", &[], f64::from(score));
+    }
+    if let Some(system) = &gauges.system {
+        for (name, help, value) in [
+            (
+                "tally_system_cpu_percent",
+                "CPU use of the host, percent.",
+                system.cpu_percent,
+            ),
+            (
+                "tally_system_memory_percent",
+                "Memory use of the host, percent.",
+                system.memory_percent,
+            ),
+            (
+                "tally_system_disk_percent",
+                "Use of the data directory's disk, percent.",
+                system.disk_percent,
+            ),
+            (
+                "tally_system_open_connections",
+                "Open TCP connections of the host.",
+                system.open_connections as f64,
+            ),
+            (
+                "tally_process_resident_memory_bytes",
+                "Resident memory of the Tally process.",
+                system.process_rss_mb * 1_048_576.0,
+            ),
+        ] {
+            header(&mut out, name, "gauge", help);
+            sample(&mut out, name, &[], value);
+        }
+    }
     header(
         &mut out,
         "tally_uptime_seconds",

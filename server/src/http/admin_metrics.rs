@@ -36,6 +36,7 @@ pub fn routes(mut routes: Routes) -> Routes {
         ("/api/v1/admin/metrics/pool", get(pool)),
         ("/api/v1/admin/metrics/by-language", get(by_language)),
         ("/api/v1/admin/metrics/prometheus", get(prometheus_export)),
+        ("/api/v1/admin/health", get(health)),
     ] {
         routes = routes.route(path, &["GET"], Access::Admin, handler);
     }
@@ -161,8 +162,33 @@ async fn prometheus_export(
 }
 
 /// The Prometheus exposition of the whole instance.
+/// `GET /api/v1/admin/health`: the score of the last five minutes, what
+/// it was computed from, and the latest host sample.
+#[derive(Serialize)]
+struct HealthResponse {
+    #[serde(flatten)]
+    health: crate::health::Health,
+    system: Option<crate::system::SystemSample>,
+}
+
+async fn health(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<HealthResponse>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let health = state.health().await?;
+    let system = state
+        .system
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    Ok(Json(HealthResponse { health, system }))
+}
+
 pub async fn prometheus_response(state: &AppState) -> Result<Response, ApiError> {
-    let text = prometheus::render(&state.storage, &state.gauges()).await?;
+    let mut gauges = state.gauges();
+    gauges.health_score = state.health().await.ok().map(|h| h.overall_score);
+    let text = prometheus::render(&state.storage, &gauges).await?;
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
