@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::types::{
-    ApiKeyUsage, CustomMetric, CustomSeries, Heatmap, Languages, LiveCounters, MetricsQuery,
-    PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
+    ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap, Languages, LiveCounters,
+    MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
 };
 
 /// All server functions live under this prefix, apart from the REST API.
@@ -167,6 +167,14 @@ pub async fn get_pool(query: MetricsQuery) -> Result<PoolStats, ServerFnError> {
 #[server(prefix = "/api/fn")]
 pub async fn get_live() -> Result<LiveCounters, ServerFnError> {
     admin_backend()?.live().await.map_err(to_server_error)
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn get_health() -> Result<HealthReport, ServerFnError> {
+    admin_backend()?
+        .health_report()
+        .await
+        .map_err(to_server_error)
 }
 
 #[server(prefix = "/api/fn")]

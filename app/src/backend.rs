@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::types::{
-    ApiKeyUsage, CustomMetric, CustomSeries, Heatmap, Languages, LiveCounters, MetricsQuery,
-    PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
+    ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap, Languages, LiveCounters,
+    MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
 };
 
 /// An error the backend reports to a server function. Its message is shown
@@ -59,6 +59,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn requests(&self, query: &MetricsQuery) -> Result<RequestStats, BackendError>;
     async fn pool(&self, query: &MetricsQuery) -> Result<PoolStats, BackendError>;
     async fn live(&self) -> Result<LiveCounters, BackendError>;
+    /// The health score of the last five minutes.
+    async fn health_report(&self) -> Result<HealthReport, BackendError>;
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError>;
     /// The series of `name` whose attributes include every `key:value` of
     /// `attributes`, with their points in the query's range.

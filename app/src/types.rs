@@ -333,3 +333,24 @@ pub struct CustomPoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buckets: Option<Vec<u64>>,
 }
+
+/// The four 25-point factors of the health score.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealthFactors {
+    pub response_time: u32,
+    pub error_rate: u32,
+    pub cpu_usage: u32,
+    pub memory_usage: u32,
+}
+
+/// The health score of the last five minutes, as the dashboard shows it
+/// (`GET /api/v1/admin/health` adds its inputs and the host sample).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// 0–100.
+    pub overall_score: u32,
+    /// `excellent`, `good`, `fair`, `poor` or `critical`.
+    pub status: String,
+    pub factors: HealthFactors,
+    pub recommendations: Vec<String>,
+}

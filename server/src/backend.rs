@@ -4,8 +4,8 @@
 use app::{
     backend::{Backend, BackendError, RequestInfo},
     types::{
-        ApiKeyUsage, CustomMetric, CustomSeries, Heatmap, Languages, LiveCounters, MetricsQuery,
-        PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
+        ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap, Languages, LiveCounters,
+        MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
     },
 };
 
@@ -130,6 +130,10 @@ impl Backend for AppState {
                 self.counters.backend()
             ))
         })
+    }
+
+    async fn health_report(&self) -> Result<HealthReport, BackendError> {
+        Ok(self.health().await?.report())
     }
 
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError> {

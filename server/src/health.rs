@@ -43,13 +43,7 @@ impl Default for Thresholds {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Factors {
-    pub response_time: u32,
-    pub error_rate: u32,
-    pub cpu_usage: u32,
-    pub memory_usage: u32,
-}
+pub use app::types::HealthFactors as Factors;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Health {
@@ -91,6 +85,18 @@ fn usage_points(percent: Option<f64>) -> u32 {
         Some(p) if p < 85.0 => 15,
         Some(p) if p < 95.0 => 10,
         Some(_) => 5,
+    }
+}
+
+impl Health {
+    /// What the dashboard shows.
+    pub fn report(&self) -> app::types::HealthReport {
+        app::types::HealthReport {
+            overall_score: self.overall_score,
+            status: self.status.to_owned(),
+            factors: self.factors.clone(),
+            recommendations: self.recommendations.clone(),
+        }
     }
 }
 

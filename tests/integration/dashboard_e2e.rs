@@ -207,6 +207,14 @@ async fn the_dashboard_from_login_to_logout() {
         attr(client, "[data-testid=pool-cold-starts]", "data-value").await,
         pool["cold_starts"].to_string()
     );
+    // The health score in the live strip is the one of the REST API.
+    let score: u32 = attr(client, "[data-testid=health-score]", "data-value")
+        .await
+        .parse()
+        .unwrap();
+    assert!(score <= 100, "health {score}");
+    let status = attr(client, "[data-testid=health-score]", "data-status").await;
+    assert_eq!(status, tally::health::status_of(score));
     client.set_window_size(1280, 2300).await.unwrap();
     wait_ready(client).await;
     browser.screenshot("dashboard-1280").await.unwrap();

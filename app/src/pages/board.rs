@@ -9,8 +9,8 @@ use leptos_router::{NavigateOptions, hooks::use_navigate, hooks::use_query_map};
 
 use crate::{
     api::{
-        get_api_keys, get_heatmap, get_languages, get_live, get_pool, get_requests, get_summary,
-        get_time_series, get_top_languages, logout,
+        get_api_keys, get_health, get_heatmap, get_languages, get_live, get_pool, get_requests,
+        get_summary, get_time_series, get_top_languages, logout,
     },
     browser,
     charts::{ChartSpec, Series, group_thousands},
@@ -440,6 +440,10 @@ fn LiveStrip(tick: RwSignal<u64>) -> impl IntoView {
         tick.track();
         get_live()
     });
+    let health = LocalResource::new(move || {
+        tick.track();
+        get_health()
+    });
     view! {
         <div class="live" aria-label="Live counters" aria-live="polite">
             {move || {
@@ -460,6 +464,26 @@ fn LiveStrip(tick: RwSignal<u64>) -> impl IntoView {
                                 " today (UTC)"
                             </span>
                             {(!l.fresh).then(|| view! { <span class="muted">"(catching up)"</span> })}
+                        }
+                    })
+            }}
+            {move || {
+                health
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|h| {
+                        view! {
+                            <span
+                                class=format!("health health-{}", h.status)
+                                data-testid="health-score"
+                                data-value=h.overall_score
+                                data-status=h.status.clone()
+                                title=h.recommendations.join("\n")
+                            >
+                                "health "
+                                <b>{h.overall_score}</b>
+                                {format!(" {}", h.status)}
+                            </span>
                         }
                     })
             }}
