@@ -19,7 +19,15 @@ use super::{
     error::ApiError,
     routes::{Access, Routes},
 };
-use crate::{auth, query::QueryError, state::AppState};
+use crate::{
+    auth,
+    query::{
+        QueryError,
+        params::TimeRange,
+        plan::{DAY_MS, HOUR_MS, floor_to},
+    },
+    state::AppState,
+};
 
 pub fn routes(routes: Routes) -> Routes {
     routes
@@ -62,14 +70,17 @@ async fn series(
     Path(name): Path<String>,
     pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    auth::require_admin(&state, &headers)?;
-    let Query(pairs) = pairs.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let (query, filter, _) = parse(pairs)?;
-    let context = state.query_context();
-    let range = context.filter(&query).map_err(QueryError::from)?.range;
+    let request = SeriesRequest::read(&state, &headers, pairs)?;
+    let range = request.range;
     let series = state
         .storage
-        .metric_points(&name, &filter, range.from_ms, range.to_ms, MAX_POINTS)
+        .metric_points(
+            &name,
+            &request.attributes,
+            range.from_ms,
+            range.to_ms,
+            MAX_POINTS,
+        )
         .await?;
     if series.is_empty() {
         return Err(ApiError::NotFound(format!(
@@ -87,25 +98,47 @@ async fn rollups(
     Path(name): Path<String>,
     pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    auth::require_admin(&state, &headers)?;
-    let Query(pairs) = pairs.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let (query, filter, daily) = parse(pairs)?;
-    let range = state
-        .query_context()
-        .filter(&query)
-        .map_err(QueryError::from)?
-        .range;
-    let width = if daily { 86_400_000 } else { 3_600_000 };
-    let from = range.from_ms.div_euclid(width) * width;
+    let request = SeriesRequest::read(&state, &headers, pairs)?;
+    let daily = request.daily;
+    let from = floor_to(request.range.from_ms, if daily { DAY_MS } else { HOUR_MS });
     let series = state
         .storage
-        .metric_rollups(&name, &filter, daily, from, range.to_ms)
+        .metric_rollups(&name, &request.attributes, daily, from, request.range.to_ms)
         .await?;
     Ok(Json(json!({
         "name": name,
         "granularity": if daily { "day" } else { "hour" },
         "series": series,
     })))
+}
+
+/// An authorised request of the series views, its parameters checked.
+struct SeriesRequest {
+    range: TimeRange,
+    attributes: BTreeMap<String, String>,
+    daily: bool,
+}
+
+impl SeriesRequest {
+    fn read(
+        state: &AppState,
+        headers: &HeaderMap,
+        pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ) -> Result<Self, ApiError> {
+        auth::require_admin(state, headers)?;
+        let Query(pairs) = pairs.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let (query, attributes, daily) = parse(pairs)?;
+        let range = state
+            .query_context()
+            .filter(&query)
+            .map_err(QueryError::from)?
+            .range;
+        Ok(Self {
+            range,
+            attributes,
+            daily,
+        })
+    }
 }
 
 /// The parameters of the series views: the range (`period` or
