@@ -177,6 +177,16 @@ pub async fn get_health() -> Result<HealthReport, ServerFnError> {
         .map_err(to_server_error)
 }
 
+/// Puts an API key into a tenant; an empty `tenant` takes it out of its tenant.
+#[server(prefix = "/api/fn")]
+pub async fn set_key_tenant(key: String, tenant: String) -> Result<String, ServerFnError> {
+    let tenant = tenant.trim();
+    admin_backend()?
+        .set_key_tenant(&key, (!tenant.is_empty()).then_some(tenant))
+        .await
+        .map_err(to_server_error)
+}
+
 #[server(prefix = "/api/fn")]
 pub async fn get_custom_metrics() -> Result<Vec<CustomMetric>, ServerFnError> {
     admin_backend()?

@@ -18,6 +18,8 @@ pub enum BackendError {
     #[error("not logged in")]
     Unauthorized,
     #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error("too many wrong keys; try again in {0} s")]
     TooManyAttempts(u64),
@@ -61,6 +63,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn live(&self) -> Result<LiveCounters, BackendError>;
     /// The health score of the last five minutes.
     async fn health_report(&self) -> Result<HealthReport, BackendError>;
+    /// Puts the key (64-hex hash, or the 16-hex prefix of one known key)
+    /// into `tenant`, or out of its tenant with `None`; returns its prefix.
+    async fn set_key_tenant(&self, key: &str, tenant: Option<&str>)
+    -> Result<String, BackendError>;
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError>;
     /// The series of `name` whose attributes include every `key:value` of
     /// `attributes`, with their points in the query's range.

@@ -24,6 +24,8 @@ pub struct Filters {
     pub end: String,
     /// 16-hex key prefixes.
     pub keys: Vec<String>,
+    /// Tenant identifier; empty: every tenant.
+    pub tenant: String,
     pub language: String,
     /// IANA zone; empty means the browser's.
     pub tz: String,
@@ -56,6 +58,7 @@ impl Filters {
                 .filter(|k| !k.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            tenant: text("tenant"),
             language: text("language"),
             tz: text("tz"),
             compare: text("compare") == "previous",
@@ -104,6 +107,9 @@ impl Filters {
         if !self.keys.is_empty() {
             pairs.push(("api_key_hash", self.keys.join(",")));
         }
+        if !self.tenant.is_empty() {
+            pairs.push(("tenant", self.tenant.clone()));
+        }
         if !self.language.is_empty() {
             pairs.push(("language", self.language.clone()));
         }
@@ -140,6 +146,7 @@ impl Filters {
             start_date: self.is_custom().then(|| self.start.clone()),
             end_date: self.is_custom().then(|| self.end.clone()),
             api_key_hash: (!self.keys.is_empty()).then(|| self.keys.join(",")),
+            tenant: some(&self.tenant),
             language: some(&self.language),
             tz: some(&self.tz).or_else(|| some(browser_tz)),
             compare: self.compare.then(|| "previous".to_owned()),

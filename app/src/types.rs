@@ -35,6 +35,10 @@ pub struct MetricsQuery {
     /// One or more API keys (16-hex prefixes or 64-hex hashes), comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_hash: Option<String>,
+    /// One or more tenants, comma-separated: their keys, added up (with
+    /// `api_key_hash` too: only the listed keys of these tenants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// One or more languages, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
@@ -162,6 +166,9 @@ pub struct ApiKeyUsage {
     /// First 16 hex characters of the key's SHA-256.
     pub key_hash: String,
     pub name: Option<String>,
+    /// Tenant the key belongs to.
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// What to show for the key: its name, or the hash prefix.
     pub key_prefix: String,
     /// Executions in the period.

@@ -88,6 +88,7 @@ async fn database(executions: usize) -> anyhow::Result<PathBuf> {
                 Execution {
                     execution_id: format!("q{}", written + i),
                     key: Some(keys[((r >> 30) % 12) as usize].clone()),
+                    tenant: None,
                     language: LANGUAGES[((r >> 34) % 10) as usize].to_owned(),
                     status,
                     execution_time_ms: time,

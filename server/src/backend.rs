@@ -10,8 +10,10 @@ use app::{
 };
 
 use crate::{
+    ingest::events::KeyHash,
     query::{self, Context, QueryError, params::Filter},
     state::AppState,
+    storage::keys::{KeyField, PrefixOutcome},
 };
 
 impl From<QueryError> for BackendError {
@@ -31,6 +33,41 @@ impl AppState {
         let context = self.query_context();
         let filter = context.filter(query).map_err(QueryError::from)?;
         Ok((context, filter))
+    }
+
+    /// Applies `field` to a key: a full 64-hex hash (recorded if unknown)
+    /// or the 16-hex prefix of exactly one known key. Returns the prefix.
+    pub async fn update_key(&self, key: &str, field: KeyField<'_>) -> Result<String, BackendError> {
+        let key = key.trim().to_ascii_lowercase();
+        let internal = |e: sqlx::Error| BackendError::from(QueryError::from(e));
+        if key.len() == 64 {
+            let hash =
+                KeyHash::parse(&key).map_err(|m| BackendError::BadRequest(format!("key: {m}")))?;
+            self.storage
+                .set_key_field(&hash, field, crate::clock::now_ms())
+                .await
+                .map_err(internal)?;
+            return Ok(hash.prefix().to_owned());
+        }
+        if key.len() != 16 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(BackendError::BadRequest(
+                "the key must be a 64-hex SHA-256 hash or its 16-hex prefix".to_owned(),
+            ));
+        }
+        match self
+            .storage
+            .set_key_field_by_prefix(&key, field)
+            .await
+            .map_err(internal)?
+        {
+            PrefixOutcome::Updated => Ok(key),
+            PrefixOutcome::UnknownPrefix => Err(BackendError::NotFound(format!(
+                "no API key starts with {key}"
+            ))),
+            PrefixOutcome::AmbiguousPrefix => Err(BackendError::BadRequest(format!(
+                "several API keys start with {key}: give the full 64-hex hash"
+            ))),
+        }
     }
 }
 
@@ -134,6 +171,19 @@ impl Backend for AppState {
 
     async fn health_report(&self) -> Result<HealthReport, BackendError> {
         Ok(self.health().await?.report())
+    }
+
+    async fn set_key_tenant(
+        &self,
+        key: &str,
+        tenant: Option<&str>,
+    ) -> Result<String, BackendError> {
+        let tenant = tenant
+            .map(crate::ingest::events::tenant)
+            .transpose()
+            .map_err(|m| BackendError::BadRequest(format!("`tenant` {m}")))?;
+        self.update_key(key, KeyField::Tenant(tenant.as_deref()))
+            .await
     }
 
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError> {

@@ -13,3 +13,4 @@ mod reliability;
 mod retention;
 mod security;
 mod server_fns;
+mod tenants;

@@ -317,7 +317,7 @@ pub fn Board() -> impl IntoView {
                 {move || error_of(heatmap, "the heatmap")}
             </Panel>
             <Panel title="API keys" csv=Signal::derive(move || csv("api-keys"))>
-                {move || loaded(keys, "API keys", |k| view! { <KeyTable keys=k /> })}
+                {move || loaded(keys, "API keys", move |k| view! { <KeyTable keys=k tick=tick /> })}
             </Panel>
             <Panel title="Execution queue" csv=Signal::derive(move || csv("summary"))>
                 <QueuePanel
@@ -350,6 +350,7 @@ fn query_string(q: &MetricsQuery) -> String {
         ("start_date", &q.start_date),
         ("end_date", &q.end_date),
         ("api_key_hash", &q.api_key_hash),
+        ("tenant", &q.tenant),
         ("language", &q.language),
         ("tz", &q.tz),
         ("compare", &q.compare),
@@ -629,6 +630,50 @@ fn FilterBar(
                     }}
                 </div>
             </details>
+            <label>
+                <span class="sr-only">"Tenant"</span>
+                <select
+                    aria-label="Tenant"
+                    data-testid="tenant-filter"
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        apply(&move |f| f.tenant = value.clone())
+                    }
+                >
+                    <option value="" selected=move || filters.get().tenant.is_empty()>
+                        "All tenants"
+                    </option>
+                    {move || {
+                        let mut tenants: Vec<String> = all_keys
+                            .get()
+                            .and_then(Result::ok)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|k| k.tenant)
+                            .collect();
+                        let current = filters.get_untracked().tenant;
+                        if !current.is_empty() {
+                            tenants.push(current);
+                        }
+                        tenants.sort();
+                        tenants.dedup();
+                        tenants
+                            .into_iter()
+                            .map(|tenant| {
+                                let selected = {
+                                    let tenant = tenant.clone();
+                                    move || filters.get().tenant == tenant
+                                };
+                                view! {
+                                    <option value=tenant.clone() selected=selected>
+                                        {tenant.clone()}
+                                    </option>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
             <label>
                 <span class="sr-only">"Language"</span>
                 <select
@@ -1063,7 +1108,7 @@ const KEY_COLUMNS: [KeyColumn; 8] = [
 ];
 
 #[component]
-fn KeyTable(keys: Vec<ApiKeyUsage>) -> impl IntoView {
+fn KeyTable(keys: Vec<ApiKeyUsage>, tick: RwSignal<u64>) -> impl IntoView {
     if keys.is_empty() {
         return view! {
             <p class="empty muted">"No API keys yet: they appear with the first events that carry one."</p>
@@ -1119,6 +1164,7 @@ fn KeyTable(keys: Vec<ApiKeyUsage>) -> impl IntoView {
                 <thead>
                     <tr>
                         {header(None, "API key")}
+                        <th scope="col">"Tenant"</th>
                         {KEY_COLUMNS
                             .iter()
                             .enumerate()
@@ -1142,6 +1188,9 @@ fn KeyTable(keys: Vec<ApiKeyUsage>) -> impl IntoView {
                                             " "
                                             <code>{k.key_hash.clone()}</code>
                                         </th>
+                                        <td>
+                                            <TenantCell key=k.key_hash.clone() tenant=k.tenant.clone().unwrap_or_default() tick=tick />
+                                        </td>
                                         {cells.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}
                                     </tr>
                                 }
@@ -1153,6 +1202,47 @@ fn KeyTable(keys: Vec<ApiKeyUsage>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// A key's tenant, editable in place: Enter or leaving the field saves it
+/// (empty: out of its tenant), then the board reloads.
+#[component]
+fn TenantCell(key: String, tenant: String, tick: RwSignal<u64>) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let saved = StoredValue::new(tenant.clone());
+    let save = move |value: String| {
+        if value.trim() == saved.get_value() {
+            return;
+        }
+        let key = key.clone();
+        leptos::task::spawn_local(async move {
+            match crate::api::set_key_tenant(key, value.clone()).await {
+                Ok(_) => {
+                    saved.set_value(value.trim().to_owned());
+                    error.set(None);
+                    tick.update(|t| *t += 1);
+                }
+                Err(e) => error.set(Some(server_message(&e))),
+            }
+        });
+    };
+    let save = StoredValue::new(save);
+    view! {
+        <input
+            class="tenant"
+            data-testid="tenant-input"
+            aria-label="Tenant"
+            placeholder="—"
+            maxlength="64"
+            value=tenant
+            aria-invalid=move || error.get().is_some().to_string()
+            title=move || error.get().unwrap_or_else(|| "Tenant of this key: Enter saves, empty removes".to_owned())
+            on:change=move |ev| {
+                let value = event_target_value(&ev);
+                save.with_value(|s| s(value));
+            }
+        />
+    }
 }
 
 #[component]

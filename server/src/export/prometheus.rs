@@ -404,7 +404,7 @@ async fn key_labels(
         .api_keys()
         .await?
         .into_iter()
-        .map(|(id, prefix, _)| (id, prefix))
+        .map(|k| (k.id, k.prefix))
         .collect();
     let mut labels: BTreeMap<i64, String> = ranked
         .into_iter()

@@ -1,10 +1,13 @@
-//! `PUT /api/v1/admin/api-keys/{key}`: give an API key a human name.
+//! Admin changes to API keys and tenants:
+//! - `PUT /api/v1/admin/api-keys/{key}`: give a key a human name;
+//! - `PUT /api/v1/admin/api-keys/{key}/tenant`: put a key into a tenant;
+//! - `GET /api/v1/admin/tenants`: every tenant with its keys.
 
 use axum::{
     Json,
     extract::{Path, State, rejection::JsonRejection},
     http::HeaderMap,
-    routing::put,
+    routing::{get, put},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,15 +16,30 @@ use super::{
     error::ApiError,
     routes::{Access, Routes},
 };
-use crate::{auth, clock, ingest::events::KeyHash, state::AppState, storage::keys::NameOutcome};
+use app::backend::Backend;
+
+use crate::{auth, state::AppState, storage::keys::KeyField};
 
 pub fn routes(routes: Routes) -> Routes {
-    routes.route(
-        "/api/v1/admin/api-keys/{key}",
-        &["PUT"],
-        Access::Admin,
-        put(name_key),
-    )
+    routes
+        .route(
+            "/api/v1/admin/api-keys/{key}",
+            &["PUT"],
+            Access::Admin,
+            put(name_key),
+        )
+        .route(
+            "/api/v1/admin/api-keys/{key}/tenant",
+            &["PUT"],
+            Access::Admin,
+            put(set_tenant),
+        )
+        .route(
+            "/api/v1/admin/tenants",
+            &["GET"],
+            Access::Admin,
+            get(tenants),
+        )
 }
 
 #[derive(Deserialize)]
@@ -29,6 +47,13 @@ pub fn routes(routes: Routes) -> Routes {
 struct NameBody {
     /// The new name; `null` clears it.
     name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantBody {
+    /// The tenant; `null` takes the key out of its tenant.
+    tenant: Option<String>,
 }
 
 const MAX_NAME: usize = 64;
@@ -49,34 +74,36 @@ async fn name_key(
             "`name` must be 1 to {MAX_NAME} printable characters, or null to clear it"
         )));
     }
-    let key = key.to_ascii_lowercase();
-    let prefix = if key.len() == 64 {
-        let hash = KeyHash::parse(&key).map_err(|m| ApiError::BadRequest(format!("key: {m}")))?;
-        state
-            .storage
-            .name_key(&hash, name.as_deref(), clock::now_ms())
-            .await?;
-        hash.prefix().to_owned()
-    } else if key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
-        match state
-            .storage
-            .name_key_by_prefix(&key, name.as_deref())
-            .await?
-        {
-            NameOutcome::Named => key,
-            NameOutcome::UnknownPrefix => {
-                return Err(ApiError::NotFound(format!("no API key starts with {key}")));
-            }
-            NameOutcome::AmbiguousPrefix => {
-                return Err(ApiError::BadRequest(format!(
-                    "several API keys start with {key}: give the full 64-hex hash"
-                )));
-            }
-        }
-    } else {
-        return Err(ApiError::BadRequest(
-            "the key must be a 64-hex SHA-256 hash or its 16-hex prefix".to_owned(),
-        ));
-    };
+    let prefix = state
+        .update_key(&key, KeyField::Name(name.as_deref()))
+        .await?;
     Ok(Json(json!({ "key_prefix": prefix, "name": name })))
+}
+
+async fn set_tenant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    body: Result<Json<TenantBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let tenant = body.tenant.map(|t| t.trim().to_owned());
+    let prefix = state.set_key_tenant(&key, tenant.as_deref()).await?;
+    Ok(Json(json!({ "key_prefix": prefix, "tenant": tenant })))
+}
+
+async fn tenants(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let tenants: Vec<Value> = state
+        .storage
+        .tenants()
+        .await?
+        .into_iter()
+        .map(|t| json!({ "tenant": t.tenant, "key_count": t.keys.len(), "keys": t.keys }))
+        .collect();
+    Ok(Json(json!({ "tenants": tenants })))
 }

@@ -49,6 +49,7 @@ impl From<app::backend::BackendError> for ApiError {
         match error {
             BackendError::BadRequest(message) => Self::BadRequest(message),
             BackendError::Unauthorized => Self::Unauthorized,
+            BackendError::NotFound(message) => Self::NotFound(message),
             BackendError::Unavailable(message) => Self::Unavailable {
                 message,
                 retry_after_secs: 2,

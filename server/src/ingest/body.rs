@@ -262,10 +262,11 @@ mod properties {
         })
     }
 
-    const FIELDS: [&str; 24] = [
+    const FIELDS: [&str; 25] = [
         "execution_id",
         "api_key",
         "api_key_hash",
+        "tenant_id",
         "language",
         "status",
         "execution_time_ms",

@@ -92,6 +92,43 @@ impl KeyHash {
     }
 }
 
+/// Longest tenant identifier.
+pub const MAX_TENANT: usize = 64;
+
+/// Checks a tenant identifier: 1 to 64 ASCII letters, digits, `.`, `_` or `-`.
+pub fn tenant(value: &str) -> Result<String, String> {
+    let valid = (1..=MAX_TENANT).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "must be 1 to {MAX_TENANT} ASCII letters, digits, `.`, `_` or `-`"
+        ))
+    }
+}
+
+/// The tenant an event names for its key; it needs a key to belong to.
+fn event_tenant(
+    value: Option<String>,
+    key: Option<&KeyHash>,
+) -> Result<Option<String>, FieldError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if key.is_none() {
+        return Err(FieldError::new(
+            "tenant_id",
+            "needs `api_key` or `api_key_hash`: a tenant groups API keys",
+        ));
+    }
+    tenant(&value)
+        .map(Some)
+        .map_err(|message| FieldError::new("tenant_id", message))
+}
+
 fn key_hash(
     api_key: Option<String>,
     api_key_hash: Option<String>,
@@ -321,6 +358,7 @@ pub struct ExecutionInput {
     execution_id: Option<String>,
     api_key: Option<String>,
     api_key_hash: Option<String>,
+    tenant_id: Option<String>,
     language: Option<String>,
     status: Option<String>,
     execution_time_ms: Option<f64>,
@@ -344,6 +382,8 @@ pub struct ExecutionInput {
 pub struct Execution {
     pub execution_id: String,
     pub key: Option<KeyHash>,
+    /// Tenant named by the event for its key.
+    pub tenant: Option<String>,
     pub language: String,
     pub status: ExecStatus,
     pub execution_time_ms: f64,
@@ -364,9 +404,11 @@ pub struct Execution {
 
 impl ExecutionInput {
     pub fn validate(self, limits: &Limits) -> Result<Execution, FieldError> {
+        let key = key_hash(self.api_key, self.api_key_hash)?;
         Ok(Execution {
             execution_id: identifier("execution_id", required("execution_id", self.execution_id)?)?,
-            key: key_hash(self.api_key, self.api_key_hash)?,
+            tenant: event_tenant(self.tenant_id, key.as_ref())?,
+            key,
             language: language("language", required("language", self.language)?)?,
             status: ExecStatus::parse(&required("status", self.status)?)?,
             execution_time_ms: measure(
@@ -406,6 +448,7 @@ pub struct RequestInput {
     duration_ms: Option<f64>,
     api_key: Option<String>,
     api_key_hash: Option<String>,
+    tenant_id: Option<String>,
     cache_hit: Option<bool>,
     client_ip: Option<String>,
     user_agent: Option<String>,
@@ -421,6 +464,8 @@ pub struct ApiRequest {
     pub status_code: u16,
     pub duration_ms: f64,
     pub key: Option<KeyHash>,
+    /// Tenant named by the event for its key.
+    pub tenant: Option<String>,
     pub cache_hit: bool,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
@@ -458,6 +503,7 @@ impl RequestInput {
                 "must be between 100 and 599",
             ));
         }
+        let key = key_hash(self.api_key, self.api_key_hash)?;
         Ok(ApiRequest {
             id: id_or_random("id", self.id)?,
             ts_ms: timestamp("ts", self.ts, limits)?,
@@ -469,7 +515,8 @@ impl RequestInput {
                 Some(required("duration_ms", self.duration_ms)?),
                 MAX_DURATION_MS,
             )?,
-            key: key_hash(self.api_key, self.api_key_hash)?,
+            tenant: event_tenant(self.tenant_id, key.as_ref())?,
+            key,
             cache_hit: self.cache_hit.unwrap_or(false),
             client_ip: optional_text("client_ip", self.client_ip, MAX_CLIENT_IP)?,
             user_agent: optional_text("user_agent", self.user_agent, MAX_USER_AGENT)?,

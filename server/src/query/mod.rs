@@ -65,12 +65,25 @@ impl Context {
         )
     }
 
-    /// Key ids of the filter's keys (`None`: no key filter).
+    /// Key ids of the filter's keys and tenants (`None`: no key filter).
+    /// Both given: the listed keys that belong to the listed tenants.
     async fn key_ids(&self, filter: &Filter) -> Result<Option<Vec<i64>>, sqlx::Error> {
-        match &filter.keys {
-            None => Ok(None),
-            Some(prefixes) => self.storage.key_ids_for_prefixes(prefixes).await.map(Some),
-        }
+        let by_key = match &filter.keys {
+            None => None,
+            Some(prefixes) => Some(self.storage.key_ids_for_prefixes(prefixes).await?),
+        };
+        let by_tenant = match &filter.tenants {
+            None => None,
+            Some(tenants) => Some(self.storage.key_ids_for_tenants(tenants).await?),
+        };
+        Ok(match (by_key, by_tenant) {
+            (Some(keys), Some(of_tenants)) => Some(
+                keys.into_iter()
+                    .filter(|id| of_tenants.contains(id))
+                    .collect(),
+            ),
+            (keys, of_tenants) => keys.or(of_tenants),
+        })
     }
 
     /// Groups of `fact` over `pieces`, with the filter's keys and languages.
@@ -104,7 +117,7 @@ impl Context {
             .api_keys()
             .await?
             .into_iter()
-            .map(|(id, prefix, name)| (id, (prefix, name)))
+            .map(|k| (k.id, (k.prefix, k.name)))
             .collect())
     }
 }
@@ -657,13 +670,15 @@ pub async fn api_keys(ctx: &Context, filter: &Filter) -> Result<Vec<ApiKeyUsage>
         .api_keys()
         .await?
         .into_iter()
-        .filter(|(id, ..)| wanted.as_ref().is_none_or(|w| w.contains(id)))
-        .map(|(id, prefix, name)| {
+        .filter(|k| wanted.as_ref().is_none_or(|w| w.contains(&k.id)))
+        .map(|k| {
+            let id = k.id;
             let t = per_key.remove(&id).unwrap_or_default();
             ApiKeyUsage {
-                key_prefix: name.clone().unwrap_or_else(|| prefix.clone()),
-                key_hash: prefix,
-                name,
+                key_prefix: k.name.clone().unwrap_or_else(|| k.prefix.clone()),
+                key_hash: k.prefix,
+                name: k.name,
+                tenant: k.tenant,
                 usage_count: count(t.executions),
                 source: "rollups".to_owned(),
                 success_count: count(t.completed),

@@ -82,6 +82,8 @@ pub struct Filter {
     pub range: TimeRange,
     /// 16-hex key prefixes; `None`: every key.
     pub keys: Option<Vec<String>>,
+    /// Tenant identifiers; `None`: every tenant and keys without one.
+    pub tenants: Option<Vec<String>>,
     /// `None`: every language.
     pub languages: Option<Vec<String>>,
     pub tz: Tz,
@@ -223,6 +225,11 @@ pub fn parse(query: &MetricsQuery, bounds: Bounds) -> Result<Filter, ParamError>
     Ok(Filter {
         range,
         keys: list("api_key_hash", query.api_key_hash.as_deref(), key_prefix)?,
+        tenants: list(
+            "tenant",
+            query.tenant.as_deref(),
+            crate::ingest::events::tenant,
+        )?,
         languages: list("language", query.language.as_deref(), language)?,
         tz,
         compare,
@@ -502,8 +509,8 @@ mod properties {
             tz in field(), compare in field(), granularity in field(), limit in prop::option::of(any::<u32>()),
         ) {
             let query = MetricsQuery {
-                period, start_date: start, end_date: end, api_key_hash: keys, language, tz, compare,
-                granularity, limit, stack_by_api_key: None,
+                period, start_date: start, end_date: end, api_key_hash: keys, tenant: None, language,
+                tz, compare, granularity, limit, stack_by_api_key: None,
             };
             let bounds = Bounds { now_ms: 1_795_300_000_000, oldest_ms: 1_795_300_000_000 - 365 * DAY_MS };
             match parse(&query, bounds) {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet, hash_map::Entry};
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 use super::{
-    Storage,
+    Storage, keys,
     sql::{Bind, Merge, bind_all, insert_returning_new, rollup_upsert},
 };
 use crate::{
@@ -84,6 +84,7 @@ impl Storage {
                     .unwrap_or(0)
             })
         };
+        keys::assign_tenants(&mut tx, &event_tenants(batches, &ids)).await?;
 
         let mut outcome = GroupOutcome::default();
         let mut rollups = Rollups::default();
@@ -175,6 +176,28 @@ fn count(stored: &[Option<i64>]) -> BatchOutcome {
         accepted,
         duplicates: stored.len() - accepted,
     }
+}
+
+/// Distinct `(key id, tenant)` pairs named by the group's events; of two
+/// tenants for one key the later event's wins.
+fn event_tenants<'b>(
+    batches: &[&'b Batch],
+    ids: &impl Fn(&Option<KeyHash>) -> i64,
+) -> Vec<(i64, &'b str)> {
+    let mut latest: HashMap<i64, &'b str> = HashMap::new();
+    for batch in batches {
+        let named: Box<dyn Iterator<Item = (&Option<KeyHash>, &Option<String>)>> = match batch {
+            Batch::Executions(events) => Box::new(events.iter().map(|e| (&e.key, &e.tenant))),
+            Batch::Requests(events) => Box::new(events.iter().map(|e| (&e.key, &e.tenant))),
+            Batch::Pool(_) => Box::new(std::iter::empty()),
+        };
+        for (key, tenant) in named {
+            if let Some(tenant) = tenant {
+                latest.insert(ids(key), tenant);
+            }
+        }
+    }
+    latest.into_iter().filter(|(id, _)| *id != 0).collect()
 }
 
 /// Finds or creates the `api_keys` row of every key in the group that the

@@ -326,7 +326,7 @@ pub struct Aggregate<'a> {
 impl Storage {
     /// Runs the aggregate over every piece and merges the groups.
     pub async fn aggregate(&self, query: &Aggregate<'_>) -> Result<Vec<Group>, sqlx::Error> {
-        if query.key_ids.is_some_and(<[i64]>::is_empty) {
+        if query.fact.has_key && query.key_ids.is_some_and(<[i64]>::is_empty) {
             return Ok(Vec::new());
         }
         let mut merged: HashMap<Vec<DimValue>, Group> = HashMap::new();
@@ -472,27 +472,6 @@ impl Storage {
 
     pub(super) fn daily_rollups_removed_before(&self, day: i64) {
         self.days.invalidate_before(day);
-    }
-
-    /// `api_keys.id` of every key whose hash starts with one of `prefixes`.
-    pub async fn key_ids_for_prefixes(&self, prefixes: &[String]) -> Result<Vec<i64>, sqlx::Error> {
-        let mut ids = Vec::new();
-        for prefix in prefixes {
-            let found: Vec<i64> =
-                sqlx::query_scalar("SELECT id FROM api_keys WHERE substr(key_hash, 1, 16) = ?")
-                    .bind(prefix)
-                    .fetch_all(&self.pool)
-                    .await?;
-            ids.extend(found);
-        }
-        Ok(ids)
-    }
-
-    /// Every known key: id, 16-hex prefix, name.
-    pub async fn api_keys(&self) -> Result<Vec<(i64, String, Option<String>)>, sqlx::Error> {
-        sqlx::query_as("SELECT id, substr(key_hash, 1, 16), name FROM api_keys ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
     }
 }
 
