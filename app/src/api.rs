@@ -5,8 +5,9 @@
 use leptos::prelude::*;
 
 use crate::types::{
-    ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap, Languages, LiveCounters,
-    MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
+    AlertIncident, AlertRulesDoc, ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap,
+    Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary,
+    TimeSeries, TopLanguages,
 };
 
 /// All server functions live under this prefix, apart from the REST API.
@@ -173,6 +174,31 @@ pub async fn get_live() -> Result<LiveCounters, ServerFnError> {
 pub async fn get_health() -> Result<HealthReport, ServerFnError> {
     admin_backend()?
         .health_report()
+        .await
+        .map_err(to_server_error)
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn get_alert_rules() -> Result<AlertRulesDoc, ServerFnError> {
+    admin_backend()?
+        .alert_rules()
+        .await
+        .map_err(to_server_error)
+}
+
+/// Checks and saves the alert rules file (TOML).
+#[server(prefix = "/api/fn")]
+pub async fn save_alert_rules(text: String) -> Result<AlertRulesDoc, ServerFnError> {
+    admin_backend()?
+        .save_alert_rules(&text)
+        .await
+        .map_err(to_server_error)
+}
+
+#[server(prefix = "/api/fn")]
+pub async fn get_alert_history() -> Result<Vec<AlertIncident>, ServerFnError> {
+    admin_backend()?
+        .alert_history(50)
         .await
         .map_err(to_server_error)
 }

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use crate::types::{
-    ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap, Languages, LiveCounters,
-    MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
+    AlertIncident, AlertRulesDoc, ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap,
+    Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary,
+    TimeSeries, TopLanguages,
 };
 
 /// An error the backend reports to a server function. Its message is shown
@@ -67,6 +68,12 @@ pub trait Backend: Send + Sync + 'static {
     /// into `tenant`, or out of its tenant with `None`; returns its prefix.
     async fn set_key_tenant(&self, key: &str, tenant: Option<&str>)
     -> Result<String, BackendError>;
+    /// The alert rules file and the rules in force.
+    async fn alert_rules(&self) -> Result<AlertRulesDoc, BackendError>;
+    /// Checks and saves a new rules file; it is in force from the next tick.
+    async fn save_alert_rules(&self, text: &str) -> Result<AlertRulesDoc, BackendError>;
+    /// The latest `limit` incidents (1–500), newest first.
+    async fn alert_history(&self, limit: u32) -> Result<Vec<AlertIncident>, BackendError>;
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError>;
     /// The series of `name` whose attributes include every `key:value` of
     /// `attributes`, with their points in the query's range.

@@ -4,14 +4,18 @@
 use app::{
     backend::{Backend, BackendError, RequestInfo},
     types::{
-        ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap, Languages, LiveCounters,
-        MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
+        AlertDelivery, AlertIncident, AlertRuleSummary, AlertRulesDoc, ApiKeyUsage, CustomMetric,
+        CustomSeries, HealthReport, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats,
+        RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
     },
 };
 
 use crate::{
     ingest::events::KeyHash,
-    query::{self, Context, QueryError, params::Filter},
+    query::{
+        self, Context, QueryError,
+        params::{Filter, format_date},
+    },
     state::AppState,
     storage::keys::{KeyField, PrefixOutcome},
 };
@@ -25,6 +29,27 @@ impl From<QueryError> for BackendError {
                 Self::Internal
             }
         }
+    }
+}
+
+fn rules_doc(
+    alerts: &crate::alerts::AlertRules,
+    rules: &crate::alerts::rules::Rules,
+) -> AlertRulesDoc {
+    AlertRulesDoc {
+        path: alerts.path().display().to_string(),
+        text: alerts.text(),
+        rules: rules
+            .rules
+            .iter()
+            .map(|r| AlertRuleSummary {
+                name: r.name.clone(),
+                kind: r.condition.kind().to_owned(),
+                enabled: r.enabled,
+                cooldown_seconds: r.cooldown_seconds,
+            })
+            .collect(),
+        webhooks: u32::try_from(rules.webhooks.len()).unwrap_or(u32::MAX),
     }
 }
 
@@ -184,6 +209,62 @@ impl Backend for AppState {
             .map_err(|m| BackendError::BadRequest(format!("`tenant` {m}")))?;
         self.update_key(key, KeyField::Tenant(tenant.as_deref()))
             .await
+    }
+
+    async fn alert_rules(&self) -> Result<AlertRulesDoc, BackendError> {
+        Ok(rules_doc(&self.alerts, &self.alerts.rules()))
+    }
+
+    async fn save_alert_rules(&self, text: &str) -> Result<AlertRulesDoc, BackendError> {
+        let rules = self.alerts.save(text).map_err(|e| match e {
+            crate::alerts::SaveError::Invalid(m) => BackendError::BadRequest(m),
+            crate::alerts::SaveError::Io(_) => BackendError::Unavailable(e.to_string()),
+        })?;
+        Ok(rules_doc(&self.alerts, &rules))
+    }
+
+    async fn alert_history(&self, limit: u32) -> Result<Vec<AlertIncident>, BackendError> {
+        if !(1..=500).contains(&limit) {
+            return Err(BackendError::BadRequest(
+                "limit: must be between 1 and 500".to_owned(),
+            ));
+        }
+        let history = self
+            .storage
+            .alert_history(limit)
+            .await
+            .map_err(QueryError::from)?;
+        Ok(history
+            .into_iter()
+            .map(|(incident, deliveries)| AlertIncident {
+                id: incident.id,
+                status: if incident.resolved_at.is_some() {
+                    "resolved"
+                } else {
+                    "firing"
+                }
+                .to_owned(),
+                subject: Some(incident.subject).filter(|s| !s.is_empty()),
+                rule: incident.rule,
+                kind: incident.kind,
+                value: incident.value,
+                threshold: incident.threshold,
+                message: incident.message,
+                started_at: format_date(incident.started_at),
+                resolved_at: incident.resolved_at.map(format_date),
+                deliveries: deliveries
+                    .into_iter()
+                    .map(|d| AlertDelivery {
+                        event: d.event,
+                        target: crate::alerts::webhooks::host_of(&d.url),
+                        state: d.state,
+                        attempts: u32::try_from(d.attempts).unwrap_or(u32::MAX),
+                        last_error: d.last_error,
+                        delivered_at: d.delivered_at.map(format_date),
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError> {

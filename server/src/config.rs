@@ -157,6 +157,27 @@ pub struct Config {
     #[arg(long, env = "HEALTH_POOL_HIT_RATE_PERCENT", default_value_t = 30.0)]
     pub health_pool_hit_rate_percent: f64,
 
+    /// Alert rules and webhook targets (TOML). Default: `alerts.toml` next
+    /// to the database. A missing file means no rules until one is saved.
+    #[arg(long, env = "ALERT_RULES_FILE")]
+    pub alert_rules_file: Option<PathBuf>,
+
+    /// Seconds between evaluations of the alert rules.
+    #[arg(long, env = "ALERT_EVAL_INTERVAL_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub alert_eval_interval_seconds: u64,
+
+    /// Attempts per webhook message before it is given up.
+    #[arg(long, env = "ALERT_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub alert_webhook_max_attempts: u32,
+
+    /// Milliseconds before the first webhook retry; doubled per retry (at most 15 min).
+    #[arg(long, env = "ALERT_WEBHOOK_BACKOFF_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub alert_webhook_backoff_ms: u64,
+
+    /// Seconds one webhook attempt may take.
+    #[arg(long, env = "ALERT_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub alert_webhook_timeout_seconds: u64,
+
     /// Seconds a dashboard login lasts.
     #[arg(long, env = "TALLY_SESSION_TTL_SECONDS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
     pub session_ttl_seconds: u64,

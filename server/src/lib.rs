@@ -3,6 +3,7 @@
 //! `main.rs` only parses the configuration and starts [`startup::Application`];
 //! everything else lives here so tests can start the real application.
 
+pub mod alerts;
 pub mod auth;
 pub mod backend;
 pub mod clock;

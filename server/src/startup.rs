@@ -34,6 +34,8 @@ pub struct Application {
     exporter: Option<JoinHandle<()>>,
     /// Samples the host.
     sampler: JoinHandle<()>,
+    /// Evaluates the alert rules, and delivers their webhook messages.
+    alert_tasks: [JoinHandle<()>; 2],
 }
 
 impl Application {
@@ -89,6 +91,11 @@ impl Application {
             jobs_stopped.clone(),
         );
         let system = crate::system::Latest::default();
+        let alert_rules_file = config
+            .alert_rules_file
+            .clone()
+            .unwrap_or_else(|| config.sqlite_metrics_db_path.with_file_name("alerts.toml"));
+        let alerts = crate::alerts::AlertRules::load(&alert_rules_file)?;
         let data_dir = config
             .sqlite_metrics_db_path
             .parent()
@@ -118,7 +125,7 @@ impl Application {
                     target,
                     Arc::clone(&self_metrics),
                     writer.clone(),
-                    jobs_stopped,
+                    jobs_stopped.clone(),
                 ))
             }
             _ => None,
@@ -142,6 +149,7 @@ impl Application {
             counters,
             self_metrics,
             system,
+            alerts,
             sessions: Arc::new(crate::sessions::Sessions::new(Duration::from_secs(
                 config.session_ttl_seconds,
             ))),
@@ -149,9 +157,30 @@ impl Application {
             started_at: Instant::now(),
             config: Arc::new(config),
         };
+        let deliver = Arc::new(tokio::sync::Notify::new());
+        let alert_tasks = [
+            crate::alerts::engine::start(
+                state.clone(),
+                state.alerts.clone(),
+                Duration::from_secs(state.config.alert_eval_interval_seconds),
+                Arc::clone(&deliver),
+                jobs_stopped.clone(),
+            ),
+            crate::alerts::webhooks::start(
+                state.storage.clone(),
+                crate::alerts::webhooks::Policy {
+                    max_attempts: state.config.alert_webhook_max_attempts,
+                    backoff: Duration::from_millis(state.config.alert_webhook_backoff_ms),
+                    timeout: Duration::from_secs(state.config.alert_webhook_timeout_seconds),
+                },
+                deliver,
+                jobs_stopped,
+            ),
+        ];
         Ok(Self {
             listener,
             state,
+            alert_tasks,
             writer_task,
             counters_task,
             stop_jobs,
@@ -202,6 +231,9 @@ impl Application {
             let _ = exporter.await;
         }
         let _ = self.sampler.await;
+        for task in self.alert_tasks {
+            let _ = task.await;
+        }
         // The counters task ends once the last handle (in the router) is gone.
         self.counters_task.abort();
         storage.close().await;

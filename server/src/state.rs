@@ -17,6 +17,8 @@ pub struct AppState {
     pub self_metrics: Arc<crate::self_metrics::SelfMetrics>,
     /// The latest sample of the host (CPU, memory, disk, network).
     pub system: crate::system::Latest,
+    /// Alert rules in force and their file.
+    pub alerts: crate::alerts::AlertRules,
     /// The master key in force (configured or generated at start-up).
     pub master_key: SecretString,
     pub started_at: Instant,

@@ -1,6 +1,7 @@
 //! HTTP surface: one set of routes per feature, collected in one
 //! [`routes::Routes`] table that builds the router.
 
+mod admin_alerts;
 mod admin_custom;
 mod admin_keys;
 mod admin_live;
@@ -30,6 +31,7 @@ fn all_routes(config: &Config) -> Routes {
     routes = health::routes(routes);
     routes = crate::ingest::routes(routes, config.max_body_bytes);
     routes = crate::otlp::routes(routes, config.max_body_bytes);
+    routes = admin_alerts::routes(routes);
     routes = admin_custom::routes(routes);
     routes = admin_keys::routes(routes);
     routes = admin_live::routes(routes);

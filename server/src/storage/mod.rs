@@ -2,6 +2,7 @@
 //! call typed functions here, so another database could be added behind the
 //! same functions without touching them.
 
+pub mod alerts;
 pub mod custom_metrics;
 pub mod day_cache;
 pub mod ingest;

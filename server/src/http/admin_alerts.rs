@@ -1,0 +1,71 @@
+//! Alert rules and history:
+//! - `GET /api/v1/admin/alerts/rules`: the rules file and what is in force;
+//! - `PUT /api/v1/admin/alerts/rules`: a new rules file (TOML body);
+//! - `GET /api/v1/admin/alerts/history?limit=N`: the latest incidents.
+
+use app::{
+    backend::Backend,
+    types::{AlertIncident, AlertRulesDoc},
+};
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::HeaderMap,
+    routing::get,
+};
+use serde::Deserialize;
+
+use super::{
+    error::ApiError,
+    routes::{Access, Routes},
+};
+use crate::{auth, state::AppState};
+
+pub fn routes(routes: Routes) -> Routes {
+    routes
+        .route(
+            "/api/v1/admin/alerts/rules",
+            &["GET", "PUT"],
+            Access::Admin,
+            get(rules).put(save_rules),
+        )
+        .route(
+            "/api/v1/admin/alerts/history",
+            &["GET"],
+            Access::Admin,
+            get(history),
+        )
+}
+
+async fn rules(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<AlertRulesDoc>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    Ok(Json(state.alert_rules().await?))
+}
+
+/// The body is the whole TOML file; it is checked before anything changes.
+async fn save_rules(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<AlertRulesDoc>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    Ok(Json(state.save_alert_rules(&body).await?))
+}
+
+#[derive(Deserialize)]
+struct HistoryParams {
+    limit: Option<u32>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<AlertIncident>>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(Json(state.alert_history(params.limit.unwrap_or(50)).await?))
+}
