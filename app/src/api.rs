@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::types::{
     AlertIncident, AlertRulesDoc, ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap,
     Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary,
-    TimeSeries, TopLanguages,
+    SystemView, TimeSeries, TopLanguages,
 };
 
 /// All server functions live under this prefix, apart from the REST API.
@@ -174,6 +174,15 @@ pub async fn get_live() -> Result<LiveCounters, ServerFnError> {
 pub async fn get_health() -> Result<HealthReport, ServerFnError> {
     admin_backend()?
         .health_report()
+        .await
+        .map_err(to_server_error)
+}
+
+/// The host's metrics over `range` (`1h`, `6h`, `24h` or `7d`).
+#[server(prefix = "/api/fn")]
+pub async fn get_system(range: String) -> Result<SystemView, ServerFnError> {
+    admin_backend()?
+        .system(&range)
         .await
         .map_err(to_server_error)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::types::{
     AlertIncident, AlertRulesDoc, ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap,
     Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary,
-    TimeSeries, TopLanguages,
+    SystemView, TimeSeries, TopLanguages,
 };
 
 /// An error the backend reports to a server function. Its message is shown
@@ -68,6 +68,8 @@ pub trait Backend: Send + Sync + 'static {
     /// into `tenant`, or out of its tenant with `None`; returns its prefix.
     async fn set_key_tenant(&self, key: &str, tenant: Option<&str>)
     -> Result<String, BackendError>;
+    /// The host's metrics over `range` (`1h`, `6h`, `24h` or `7d`).
+    async fn system(&self, range: &str) -> Result<SystemView, BackendError>;
     /// The alert rules file and the rules in force.
     async fn alert_rules(&self) -> Result<AlertRulesDoc, BackendError>;
     /// Checks and saves a new rules file; it is in force from the next tick.

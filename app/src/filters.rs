@@ -13,6 +13,16 @@ pub const PERIODS: [(&str, &str); 6] = [
     ("year", "1 y"),
 ];
 
+/// The dashboard's views besides the overview: (URL value, tab label).
+pub const VIEWS: [(&str, &str); 3] = [
+    ("custom", "Custom metrics"),
+    ("system", "System"),
+    ("alerts", "Alerts"),
+];
+
+/// Ranges of the System view.
+pub const SYSTEM_RANGES: [&str; 4] = ["1h", "6h", "24h", "7d"];
+
 /// Auto-refresh choices in seconds (0: off).
 pub const REFRESH: [(u32, &str); 4] = [(0, "off"), (10, "10 s"), (30, "30 s"), (60, "1 min")];
 
@@ -31,8 +41,10 @@ pub struct Filters {
     pub tz: String,
     pub compare: bool,
     pub refresh: u32,
-    /// `overview` (default) or `custom` (custom metrics).
+    /// Empty (the overview), or one of the other [`VIEWS`].
     pub view: String,
+    /// System view: `1h`, `6h`, `24h` or `7d`; empty means `1h`.
+    pub range: String,
     /// Custom metrics: the chosen metric.
     pub metric: String,
     /// Custom metrics: `key:value` attribute filters, comma-separated.
@@ -67,11 +79,12 @@ impl Filters {
                 .ok()
                 .filter(|r| REFRESH.iter().any(|(s, _)| s == r))
                 .unwrap_or(0),
-            view: if text("view") == "custom" {
-                "custom".to_owned()
-            } else {
-                String::new()
-            },
+            view: Some(text("view"))
+                .filter(|v| VIEWS.iter().any(|(name, _)| name == v))
+                .unwrap_or_default(),
+            range: Some(text("range"))
+                .filter(|r| SYSTEM_RANGES.contains(&r.as_str()))
+                .unwrap_or_default(),
             metric: text("metric"),
             attr: text("attr"),
         }
@@ -79,6 +92,25 @@ impl Filters {
 
     pub fn is_custom_view(&self) -> bool {
         self.view == "custom"
+    }
+
+    pub fn is_overview(&self) -> bool {
+        self.view.is_empty()
+    }
+
+    /// Whether the view reads the period, key, tenant and language filters
+    /// (the overview and custom metrics; not System or Alerts).
+    pub fn uses_usage_filters(&self) -> bool {
+        self.is_overview() || self.is_custom_view()
+    }
+
+    /// The System view's range (`1h` unless chosen).
+    pub fn system_range(&self) -> &str {
+        if self.range.is_empty() {
+            SYSTEM_RANGES[0]
+        } else {
+            &self.range
+        }
     }
 
     /// The attribute filters as `key:value` items.
@@ -122,8 +154,11 @@ impl Filters {
         if self.refresh > 0 {
             pairs.push(("refresh", self.refresh.to_string()));
         }
-        if self.is_custom_view() {
+        if !self.is_overview() {
             pairs.push(("view", self.view.clone()));
+        }
+        if self.view == "system" && !self.range.is_empty() {
+            pairs.push(("range", self.range.clone()));
         }
         if !self.metric.is_empty() {
             pairs.push(("metric", self.metric.clone()));

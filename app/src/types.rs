@@ -414,3 +414,29 @@ pub struct AlertDelivery {
     pub last_error: Option<String>,
     pub delivered_at: Option<String>,
 }
+
+/// `GET /api/v1/admin/system?range=`: the host's metrics over a range,
+/// averaged per bucket (network as bytes per second).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemView {
+    /// `1h`, `6h`, `24h` or `7d`.
+    pub range: String,
+    pub bucket_seconds: u64,
+    pub series: Vec<SystemSeries>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemSeries {
+    /// The stored metric, e.g. `system.cpu.utilization`.
+    pub metric: String,
+    /// `%`, `MiB`, `B/s` or `connections`.
+    pub unit: String,
+    pub points: Vec<SystemPoint>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemPoint {
+    /// Bucket start, unix ms.
+    pub ts_ms: i64,
+    pub value: f64,
+}

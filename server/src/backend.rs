@@ -6,7 +6,7 @@ use app::{
     types::{
         AlertDelivery, AlertIncident, AlertRuleSummary, AlertRulesDoc, ApiKeyUsage, CustomMetric,
         CustomSeries, HealthReport, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats,
-        RequestStats, ServerStatus, Summary, TimeSeries, TopLanguages,
+        RequestStats, ServerStatus, Summary, SystemView, TimeSeries, TopLanguages,
     },
 };
 
@@ -209,6 +209,20 @@ impl Backend for AppState {
             .map_err(|m| BackendError::BadRequest(format!("`tenant` {m}")))?;
         self.update_key(key, KeyField::Tenant(tenant.as_deref()))
             .await
+    }
+
+    async fn system(&self, range: &str) -> Result<SystemView, BackendError> {
+        crate::system::history(
+            &self.storage,
+            range,
+            std::time::Duration::from_secs(self.config.system_metrics_interval_seconds),
+            crate::clock::now_ms(),
+        )
+        .await
+        .map_err(QueryError::from)?
+        .ok_or_else(|| {
+            BackendError::BadRequest(format!("range: unknown `{range}`: use 1h, 6h, 24h or 7d"))
+        })
     }
 
     async fn alert_rules(&self) -> Result<AlertRulesDoc, BackendError> {

@@ -221,3 +221,98 @@ mod tests {
         assert_eq!(points(&s).len(), 9);
     }
 }
+
+/// What the System view charts: (stored metric, unit shown, how to read it).
+const CHARTED: [(&str, &str, Reading); 8] = [
+    ("system.cpu.utilization", "%", Reading::Average),
+    ("system.memory.utilization", "%", Reading::Average),
+    ("system.disk.utilization", "%", Reading::Average),
+    ("system.memory.used", "MiB", Reading::Average),
+    ("process.memory.rss", "MiB", Reading::Average),
+    ("system.network.received", "B/s", Reading::RatePerSecond),
+    ("system.network.transmitted", "B/s", Reading::RatePerSecond),
+    ("system.connections.open", "connections", Reading::Average),
+];
+
+#[derive(Clone, Copy)]
+enum Reading {
+    Average,
+    /// A running total: its increase per second between buckets.
+    RatePerSecond,
+}
+
+/// The System view's ranges: (name, length, bucket) in seconds.
+const RANGES: [(&str, i64, i64); 4] = [
+    ("1h", 3_600, 15),
+    ("6h", 21_600, 60),
+    ("24h", 86_400, 300),
+    ("7d", 604_800, 1_800),
+];
+
+/// The host's metrics over `range` up to `now_ms`, one average per bucket
+/// (buckets no finer than the sampling interval).
+pub async fn history(
+    storage: &Storage,
+    range: &str,
+    interval: Duration,
+    now_ms: i64,
+) -> Result<Option<app::types::SystemView>, sqlx::Error> {
+    let Some((name, length_s, bucket_s)) = RANGES.iter().copied().find(|(n, ..)| *n == range)
+    else {
+        return Ok(None);
+    };
+    let bucket_s = bucket_s.max(i64::try_from(interval.as_secs()).unwrap_or(i64::MAX));
+    let bucket_ms = bucket_s * 1000;
+    let from_ms = (now_ms - length_s * 1000).div_euclid(bucket_ms) * bucket_ms;
+    let own = BTreeMap::from([("service.name".to_owned(), "tally".to_owned())]);
+    let mut series = Vec::with_capacity(CHARTED.len());
+    for (metric, unit, reading) in CHARTED {
+        let rate = matches!(reading, Reading::RatePerSecond);
+        let buckets = storage
+            .metric_buckets(metric, &own, (from_ms, now_ms + 1), bucket_ms, rate)
+            .await?;
+        let points = if rate { per_second(&buckets) } else { buckets };
+        series.push(app::types::SystemSeries {
+            metric: metric.to_owned(),
+            unit: unit.to_owned(),
+            points: points
+                .into_iter()
+                .map(|(ts_ms, value)| app::types::SystemPoint { ts_ms, value })
+                .collect(),
+        });
+    }
+    Ok(Some(app::types::SystemView {
+        range: name.to_owned(),
+        bucket_seconds: bucket_s.unsigned_abs(),
+        series,
+    }))
+}
+
+/// The increase per second of a running total between consecutive buckets;
+/// a decrease (a reset) gives no point.
+fn per_second(totals: &[(i64, f64)]) -> Vec<(i64, f64)> {
+    totals
+        .windows(2)
+        .filter_map(|pair| {
+            let ((t0, v0), (t1, v1)) = (pair[0], pair[1]);
+            (v1 >= v0 && t1 > t0).then(|| (t1, (v1 - v0) * 1000.0 / (t1 - t0) as f64))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::per_second;
+
+    #[test]
+    fn running_totals_become_rates_and_resets_are_skipped() {
+        let totals = [
+            (0, 1000.0),
+            (15_000, 4000.0),
+            (30_000, 100.0),
+            (45_000, 1600.0),
+        ];
+        assert_eq!(per_second(&totals), vec![(15_000, 200.0), (45_000, 100.0)]);
+        assert!(per_second(&totals[..1]).is_empty());
+    }
+}

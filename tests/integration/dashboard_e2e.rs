@@ -447,3 +447,184 @@ async fn tally_metrics_exported_to_another_tally_show_on_its_custom_metrics_view
     browser.screenshot("custom-metrics-1280").await.unwrap();
     browser.close().await.unwrap();
 }
+
+/// Sets a form control's value as typing would, and fires `input` and `change`.
+async fn set_value(client: &Client, css: &str, value: &str) {
+    let element = wait_for(client, css).await;
+    client
+        .execute(
+            "const e = arguments[0]; e.value = arguments[1];
+             e.dispatchEvent(new Event('input', {bubbles: true}));
+             e.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![serde_json::to_value(&element).unwrap(), Value::from(value)],
+        )
+        .await
+        .unwrap();
+}
+
+/// Polls until the element (which may be redrawn meanwhile) contains `text`.
+async fn wait_text(client: &Client, css: &str, text: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let now = client
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+                vec![Value::from(css)],
+            )
+            .await
+            .unwrap();
+        if now.as_str().is_some_and(|t| t.contains(text)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} reads {now}, expected {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(client: &Client, css: &str) {
+    wait_for(client, css).await.click().await.unwrap();
+}
+
+#[tokio::test]
+async fn tenants_system_and_alerts_as_an_admin_uses_them() {
+    require_dist();
+    let app = tally_tests::spawn_app_with(&[
+        "--system-metrics-interval-seconds",
+        "1",
+        "--alert-eval-interval-seconds",
+        "1",
+    ])
+    .await;
+    seed(&app).await;
+    let browser = Browser::start(1280, 1000)
+        .await
+        .expect("start headless Chromium");
+    let client = &browser.client;
+    client.goto(&app.url("/monitoring")).await.unwrap();
+    log_in(client, MASTER_KEY).await;
+    wait_ready(client).await;
+
+    // Tenants: put the top key into `acme` from the key table, then filter by it.
+    let key = attr(client, "[data-testid=key-row]", "data-key").await;
+    set_value(
+        client,
+        &format!("[data-testid=key-row][data-key='{key}'] [data-testid=tenant-input]"),
+        "acme",
+    )
+    .await;
+    wait_for(client, "[data-testid=tenant-filter] option[value=acme]").await;
+    set_value(client, "[data-testid=tenant-filter]", "acme").await;
+    wait_ready(client).await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("tenant=acme")
+    );
+    let tz = client
+        .execute(
+            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let of_tenant = rest(
+        &app,
+        "summary",
+        &format!("period=day&tenant=acme&tz={}", tz.as_str().unwrap()),
+    )
+    .await;
+    let of_key = rest(
+        &app,
+        "summary",
+        &format!("period=day&api_key_hash={key}&tz={}", tz.as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(of_tenant["total_executions"], of_key["total_executions"]);
+    wait_attr(
+        client,
+        "[data-testid=card-total]",
+        "data-value",
+        &of_tenant["total_executions"].to_string(),
+    )
+    .await;
+
+    // System: the host's charts, with the range in the URL.
+    click(client, "button[data-view=system]").await;
+    wait_for(
+        client,
+        "canvas[data-chart=system-utilization][data-drawn=true]",
+    )
+    .await;
+    wait_for(client, "canvas[data-chart=system-memory][data-drawn=true]").await;
+    let cpu = attr(
+        client,
+        "[data-metric='system.cpu.utilization']",
+        "data-value",
+    )
+    .await;
+    let cpu: f64 = cpu.parse().expect("a CPU reading");
+    assert!((0.0..=100.0).contains(&cpu), "{cpu}");
+    click(client, "button[data-range='6h']").await;
+    wait_attr(client, "button[data-range='6h']", "aria-pressed", "true").await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("range=6h")
+    );
+    wait_for(
+        client,
+        "canvas[data-chart=system-utilization][data-drawn=true]",
+    )
+    .await;
+    browser.screenshot("system-1280").await.unwrap();
+
+    // Alerts: a wrong rules file is refused with the reason; a right one saved.
+    click(client, "button[data-view=alerts]").await;
+    set_value(
+        client,
+        "[data-testid=alert-rules-text]",
+        "webhooks = [\"ftp://example.com/x\"]",
+    )
+    .await;
+    click(client, ".rules-editor button[type=submit]").await;
+    wait_text(client, "[data-testid=rules-error]", "http or https").await;
+    let rules = "[[rule]]\nname = \"Pool exhausted\"\nkind = \"pool_exhaustion\"\n";
+    set_value(client, "[data-testid=alert-rules-text]", rules).await;
+    click(client, ".rules-editor button[type=submit]").await;
+    wait_text(client, "[data-testid=rules-saved]", "1 rules").await;
+    wait_for(client, "[data-testid=alert-rules] li").await;
+
+    // An incident: the history shows it firing.
+    let exhausted = app
+        .post_events(
+            "pool",
+            &serde_json::json!([{"kind": "exhausted", "language": "go"}]),
+        )
+        .await;
+    assert!(exhausted.status().is_success());
+    let deadline = std::time::Instant::now() + WAIT;
+    while app.admin_get("/api/v1/admin/alerts/history").await[0]["status"] != "firing" {
+        assert!(std::time::Instant::now() < deadline, "no incident opened");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client
+        .goto(&app.url("/monitoring?view=alerts"))
+        .await
+        .unwrap();
+    wait_for(
+        client,
+        "[data-testid=alert-row][data-status=firing][data-rule='Pool exhausted']",
+    )
+    .await;
+    browser.screenshot("alerts-1280").await.unwrap();
+    browser.close().await.unwrap();
+}

@@ -15,10 +15,12 @@ use crate::{
     browser,
     charts::{ChartSpec, Series, group_thousands},
     components::{
+        alerts_view::AlertsView,
         chart::Chart,
         custom_metrics::{CustomMetricsView, QueuePanel},
+        system_view::SystemMetricsView,
     },
-    filters::{Filters, PERIODS, REFRESH, encode},
+    filters::{Filters, PERIODS, REFRESH, VIEWS, encode},
     pages::dashboard::{Auth, server_message},
     types::{ApiKeyUsage, MetricsQuery, Summary, TimeSeries},
 };
@@ -62,7 +64,13 @@ pub fn Board() -> impl IntoView {
     let set_view = StoredValue::new(set_filters.clone());
 
     Effect::new(move |_| {
-        let seconds = filters.get().refresh;
+        let f = filters.get();
+        // Views without the filter bar refresh on their own every 30 s.
+        let seconds = if f.uses_usage_filters() {
+            f.refresh
+        } else {
+            30
+        };
         if seconds == 0 {
             return;
         }
@@ -180,51 +188,58 @@ pub fn Board() -> impl IntoView {
             <LogoutButton />
         </header>
         <main class="page" data-testid="board" data-ready=move || ready().to_string()>
-            <FilterBar
-                filters=filters
-                set_filters=set_filters
-                browser_tz=browser_tz.clone()
-                all_keys=all_keys
-                all_languages=all_languages
-            />
+            // The usage filters mean nothing to the System and Alerts views.
+            <div class:hidden=move || !filters.get().uses_usage_filters()>
+                <FilterBar
+                    filters=filters
+                    set_filters=set_filters
+                    browser_tz=browser_tz.clone()
+                    all_keys=all_keys
+                    all_languages=all_languages
+                />
+            </div>
             <nav class="tabs" aria-label="Views">
-                <button
-                    class="chip"
-                    class:active=move || !filters.get().is_custom_view()
-                    aria-pressed=move || (!filters.get().is_custom_view()).to_string()
-                    data-view="overview"
-                    on:click=move |_| {
-                        let mut next = filters.get_untracked();
-                        next.view.clear();
-                        set_view.with_value(|s| s(next));
-                    }
-                >
-                    "Overview"
-                </button>
-                <button
-                    class="chip"
-                    class:active=move || filters.get().is_custom_view()
-                    aria-pressed=move || filters.get().is_custom_view().to_string()
-                    data-view="custom"
-                    on:click=move |_| {
-                        let mut next = filters.get_untracked();
-                        next.view = "custom".to_owned();
-                        set_view.with_value(|s| s(next));
-                    }
-                >
-                    "Custom metrics"
-                </button>
+                {std::iter::once(("", "Overview"))
+                    .chain(VIEWS)
+                    .map(|(view, label)| {
+                        let active = move || filters.get().view == view;
+                        view! {
+                            <button
+                                class="chip"
+                                class:active=active
+                                aria-pressed=move || active().to_string()
+                                data-view=if view.is_empty() { "overview" } else { view }
+                                on:click=move |_| {
+                                    let mut next = filters.get_untracked();
+                                    next.view = view.to_owned();
+                                    set_view.with_value(|s| s(next));
+                                }
+                            >
+                                {label}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
             </nav>
             <Show
-                when=move || !filters.get().is_custom_view()
+                when=move || filters.get().is_overview()
                 fallback=move || {
-                    view! {
-                        <CustomMetricsView
-                            filters=filters
-                            query=query
-                            tick=tick
-                            set_filters=move |f| set_view.with_value(|s| s(f))
-                        />
+                    let set_filters = move |f| set_view.with_value(|s| s(f));
+                    match filters.get().view.as_str() {
+                        "system" => view! {
+                            <SystemMetricsView filters=filters tick=tick set_filters=set_filters />
+                        }
+                        .into_any(),
+                        "alerts" => view! { <AlertsView tick=tick /> }.into_any(),
+                        _ => view! {
+                            <CustomMetricsView
+                                filters=filters
+                                query=query
+                                tick=tick
+                                set_filters=set_filters
+                            />
+                        }
+                        .into_any(),
                     }
                 }
             >

@@ -117,7 +117,8 @@ pub async fn evaluate(
                 *at_least as f64,
                 exhausted >= *at_least,
                 format!(
-                    "the container pool was exhausted {exhausted} times in the last {}",
+                    "the container pool was exhausted {exhausted} {} in the last {}",
+                    if exhausted == 1 { "time" } else { "times" },
                     span(*window_seconds)
                 ),
             )

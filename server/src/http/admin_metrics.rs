@@ -37,6 +37,7 @@ pub fn routes(mut routes: Routes) -> Routes {
         ("/api/v1/admin/metrics/by-language", get(by_language)),
         ("/api/v1/admin/metrics/prometheus", get(prometheus_export)),
         ("/api/v1/admin/health", get(health)),
+        ("/api/v1/admin/system", get(system)),
     ] {
         routes = routes.route(path, &["GET"], Access::Admin, handler);
     }
@@ -183,6 +184,23 @@ async fn health(
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     Ok(Json(HealthResponse { health, system }))
+}
+
+#[derive(Deserialize)]
+struct RangeParam {
+    range: Option<String>,
+}
+
+/// `GET /api/v1/admin/system?range=1h|6h|24h|7d`: the host's metrics.
+async fn system(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<RangeParam>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<app::types::SystemView>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let range = params.range.unwrap_or_else(|| "1h".to_owned());
+    Ok(Json(app::backend::Backend::system(&state, &range).await?))
 }
 
 pub async fn prometheus_response(state: &AppState) -> Result<Response, ApiError> {

@@ -52,6 +52,8 @@ pub struct Report {
     pub archive_files: Vec<PathBuf>,
     pub rollup_rows_deleted: u64,
     pub deleted_metric_points: u64,
+    /// Alert incidents resolved before the daily retention.
+    pub deleted_incidents: u64,
     pub archive_files_removed: u64,
 }
 
@@ -60,6 +62,7 @@ impl Report {
         self.deleted.iter().all(|(_, n)| *n == 0)
             && self.rollup_rows_deleted == 0
             && self.deleted_metric_points == 0
+            && self.deleted_incidents == 0
             && self.archive_files_removed == 0
     }
 }
@@ -103,6 +106,11 @@ pub async fn run_once(storage: &Storage, policy: &Policy, now_ms: i64) -> anyhow
         }
         tokio::time::sleep(BREATHE).await;
     }
+
+    // Alert history is kept as long as daily rollups.
+    report.deleted_incidents = storage
+        .delete_resolved_incidents(now_ms - i64::from(policy.daily_retention_days) * DAY_MS)
+        .await?;
 
     // Hourly rollups live as long as raw rows; daily ones longer. A bucket
     // goes only once it ends before its cutoff, so the bucket straddling

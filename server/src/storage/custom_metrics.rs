@@ -268,19 +268,8 @@ impl Storage {
         to_ms: i64,
         limit: i64,
     ) -> Result<Vec<SeriesPoints>, sqlx::Error> {
-        let series = sqlx::query(
-            "SELECT id, kind, monotonic, attributes FROM metric_series WHERE name = ?1 ORDER BY id",
-        )
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?;
         let mut out = Vec::new();
-        for s in series {
-            let attributes: BTreeMap<String, String> =
-                serde_json::from_str(&s.try_get::<String, _>("attributes")?).unwrap_or_default();
-            if filter.iter().any(|(k, v)| attributes.get(k) != Some(v)) {
-                continue;
-            }
+        for (s, attributes) in self.matching_series(name, filter).await? {
             let id: i64 = s.try_get("id")?;
             let mut points: Vec<PointOut> = sqlx::query(
                 "SELECT ts, value, count, bounds, buckets FROM metric_points
@@ -316,6 +305,69 @@ impl Storage {
             });
         }
         Ok(out)
+    }
+
+    /// The series of `name` (rows: id, kind, monotonic) whose attributes
+    /// include every pair of `filter`, with their attributes.
+    async fn matching_series(
+        &self,
+        name: &str,
+        filter: &BTreeMap<String, String>,
+    ) -> Result<Vec<(sqlx::sqlite::SqliteRow, BTreeMap<String, String>)>, sqlx::Error> {
+        let series = sqlx::query(
+            "SELECT id, kind, monotonic, attributes FROM metric_series WHERE name = ?1 ORDER BY id",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut matching = Vec::with_capacity(series.len());
+        for s in series {
+            let attributes: BTreeMap<String, String> =
+                serde_json::from_str(&s.try_get::<String, _>("attributes")?).unwrap_or_default();
+            if filter.iter().all(|(k, v)| attributes.get(k) == Some(v)) {
+                matching.push((s, attributes));
+            }
+        }
+        Ok(matching)
+    }
+
+    /// The points of the series of `name` matching `filter` in
+    /// `[from_ms, to_ms)`, per `bucket_ms` bucket: the average, or with
+    /// `max` the largest value (for running totals). Buckets without points
+    /// are left out.
+    pub async fn metric_buckets(
+        &self,
+        name: &str,
+        filter: &BTreeMap<String, String>,
+        (from_ms, to_ms): (i64, i64),
+        bucket_ms: i64,
+        max: bool,
+    ) -> Result<Vec<(i64, f64)>, sqlx::Error> {
+        let aggregate = if max { "MAX(value)" } else { "AVG(value)" };
+        let sql = format!(
+            "SELECT (ts / ?4) * ?4 AS bucket, {aggregate} FROM metric_points
+             WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY bucket ORDER BY bucket"
+        );
+        let mut merged: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
+        for (s, _) in self.matching_series(name, filter).await? {
+            let rows: Vec<(i64, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(s.try_get::<i64, _>("id")?)
+                .bind(from_ms)
+                .bind(to_ms)
+                .bind(bucket_ms.max(1))
+                .fetch_all(&self.pool)
+                .await?;
+            for (bucket, value) in rows {
+                let entry = merged.entry(bucket).or_insert((0.0, 0));
+                entry.0 += value;
+                entry.1 += 1;
+            }
+        }
+        // Several matching series (several hosts): their mean per bucket.
+        Ok(merged
+            .into_iter()
+            .map(|(bucket, (sum, n))| (bucket, sum / f64::from(n)))
+            .collect())
     }
 
     /// Hourly or daily rollups of the series of `name` matching `filter`,
