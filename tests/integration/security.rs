@@ -60,8 +60,22 @@ enum Credential<'a> {
 
 /// Valid arguments for each server function, so only credentials decide.
 fn server_fn_args(path: &str) -> String {
-    if path.contains("get_live") || path.contains("get_custom_metrics") {
+    if [
+        "get_live",
+        "get_custom_metrics",
+        "get_alert_rules",
+        "get_alert_history",
+    ]
+    .iter()
+    .any(|f| path.contains(f))
+    {
         String::new()
+    } else if path.contains("get_system") {
+        "range=1h".to_owned()
+    } else if path.contains("set_key_tenant") {
+        format!("key={}&tenant=acme", "ab".repeat(32))
+    } else if path.contains("save_alert_rules") {
+        "text=".to_owned()
     } else if path.contains("get_custom_series") {
         "name=x&query[period]=day&attributes=".to_owned()
     } else {

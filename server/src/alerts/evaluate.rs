@@ -195,12 +195,20 @@ async fn key_spikes(
                 firing: is_spike(now, baseline, factor, min_executions),
                 value: now as f64,
                 threshold,
-                message: format!(
-                    "key {} ran {now} executions in the last hour, {:.1} × its average of {baseline:.1} for this hour over the past {} weeks",
-                    key.key_prefix,
-                    now as f64 / baseline.max(1.0),
-                    past.len()
-                ),
+                message: if baseline > 0.0 {
+                    format!(
+                        "key {} ran {now} executions in the last hour, {:.1} × its average of {baseline:.1} for this hour over the past {} weeks",
+                        key.key_prefix,
+                        now as f64 / baseline,
+                        past.len()
+                    )
+                } else {
+                    format!(
+                        "key {} ran {now} executions in the last hour, with none in this hour over the past {} weeks",
+                        key.key_prefix,
+                        past.len()
+                    )
+                },
                 subject: key.key_hash,
             }
         })
