@@ -195,11 +195,15 @@ pub async fn get_alert_rules() -> Result<AlertRulesDoc, ServerFnError> {
         .map_err(to_server_error)
 }
 
-/// Checks and saves the alert rules file (TOML).
+/// Checks and saves the alert rules file (TOML), unless the rules changed
+/// since `base_version` was read (empty: no check).
 #[server(prefix = "/api/fn")]
-pub async fn save_alert_rules(text: String) -> Result<AlertRulesDoc, ServerFnError> {
+pub async fn save_alert_rules(
+    text: String,
+    base_version: String,
+) -> Result<AlertRulesDoc, ServerFnError> {
     admin_backend()?
-        .save_alert_rules(&text)
+        .save_alert_rules(&text, Some(base_version.as_str()).filter(|v| !v.is_empty()))
         .await
         .map_err(to_server_error)
 }

@@ -20,6 +20,9 @@ pub enum BackendError {
     Unauthorized,
     #[error("{0}")]
     NotFound(String),
+    /// The thing changed since the caller read it.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("too many wrong keys; try again in {0} s")]
@@ -73,7 +76,13 @@ pub trait Backend: Send + Sync + 'static {
     /// The alert rules file and the rules in force.
     async fn alert_rules(&self) -> Result<AlertRulesDoc, BackendError>;
     /// Checks and saves a new rules file; it is in force from the next tick.
-    async fn save_alert_rules(&self, text: &str) -> Result<AlertRulesDoc, BackendError>;
+    /// With `base_version`, refuses (conflict) when the rules in force are no
+    /// longer the ones that version names.
+    async fn save_alert_rules(
+        &self,
+        text: &str,
+        base_version: Option<&str>,
+    ) -> Result<AlertRulesDoc, BackendError>;
     /// The latest `limit` incidents (1–500), newest first.
     async fn alert_history(&self, limit: u32) -> Result<Vec<AlertIncident>, BackendError>;
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError>;

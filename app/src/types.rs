@@ -369,6 +369,13 @@ pub struct AlertRulesDoc {
     pub path: String,
     /// The file's text (TOML), as last loaded or saved.
     pub text: String,
+    /// Names this text: send it back when saving (`If-Match`) so an edit
+    /// made meanwhile (in the file or another browser) is not overwritten.
+    pub version: String,
+    /// Set when the file on disk was changed and does not parse: the rules
+    /// in force are still the previous ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_error: Option<String>,
     pub rules: Vec<AlertRuleSummary>,
     /// Number of webhook targets (the URLs stay in the text).
     pub webhooks: u32,

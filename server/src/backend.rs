@@ -32,14 +32,12 @@ impl From<QueryError> for BackendError {
     }
 }
 
-fn rules_doc(
-    alerts: &crate::alerts::AlertRules,
-    rules: &crate::alerts::rules::Rules,
-) -> AlertRulesDoc {
+fn rules_doc(alerts: &crate::alerts::AlertRules) -> AlertRulesDoc {
+    let snapshot = alerts.snapshot();
     AlertRulesDoc {
         path: alerts.path().display().to_string(),
-        text: alerts.text(),
-        rules: rules
+        rules: snapshot
+            .rules
             .rules
             .iter()
             .map(|r| AlertRuleSummary {
@@ -49,7 +47,10 @@ fn rules_doc(
                 cooldown_seconds: r.cooldown_seconds,
             })
             .collect(),
-        webhooks: u32::try_from(rules.webhooks.len()).unwrap_or(u32::MAX),
+        webhooks: u32::try_from(snapshot.rules.webhooks.len()).unwrap_or(u32::MAX),
+        text: snapshot.text,
+        version: snapshot.version,
+        file_error: snapshot.file_error,
     }
 }
 
@@ -226,15 +227,23 @@ impl Backend for AppState {
     }
 
     async fn alert_rules(&self) -> Result<AlertRulesDoc, BackendError> {
-        Ok(rules_doc(&self.alerts, &self.alerts.rules()))
+        self.alerts.reload_if_changed();
+        Ok(rules_doc(&self.alerts))
     }
 
-    async fn save_alert_rules(&self, text: &str) -> Result<AlertRulesDoc, BackendError> {
-        let rules = self.alerts.save(text).map_err(|e| match e {
-            crate::alerts::SaveError::Invalid(m) => BackendError::BadRequest(m),
-            crate::alerts::SaveError::Io(_) => BackendError::Unavailable(e.to_string()),
+    async fn save_alert_rules(
+        &self,
+        text: &str,
+        base_version: Option<&str>,
+    ) -> Result<AlertRulesDoc, BackendError> {
+        use crate::alerts::SaveError;
+        self.alerts.save(text, base_version).map_err(|e| match e {
+            SaveError::Invalid(m) => BackendError::BadRequest(m),
+            SaveError::Conflict => BackendError::Conflict(e.to_string()),
+            // Logged where it happened; the disk is the server's problem.
+            SaveError::Io(_) => BackendError::Internal,
         })?;
-        Ok(rules_doc(&self.alerts, &rules))
+        Ok(rules_doc(&self.alerts))
     }
 
     async fn alert_history(&self, limit: u32) -> Result<Vec<AlertIncident>, BackendError> {

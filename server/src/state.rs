@@ -54,6 +54,7 @@ impl AppState {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             health_score: None,
+            open_incidents: None,
         }
     }
 

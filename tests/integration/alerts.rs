@@ -239,6 +239,12 @@ weeks = 1
 min_executions = 5
 
 [[rule]]
+name = "Requests failing"
+kind = "error_rate"
+source = "requests"
+above_percent = 20.0
+
+[[rule]]
 name = "Quiet rule"
 kind = "pool_exhaustion"
 at_least = 1000
@@ -246,7 +252,7 @@ at_least = 1000
     let saved = put_rules(&app, text, Some(MASTER_KEY)).await;
     assert_eq!(saved.status(), StatusCode::OK);
     let doc: Value = saved.json().await.unwrap();
-    assert_eq!(doc["rules"].as_array().unwrap().len(), 5);
+    assert_eq!(doc["rules"].as_array().unwrap().len(), 6);
     assert_eq!(
         std::fs::read_to_string(&rules_file).unwrap(),
         text,
@@ -269,9 +275,10 @@ at_least = 1000
         .map(|i| json!({"method": "POST", "endpoint": "/run", "status_code": if i % 2 == 0 { 503 } else { 200 },
                         "duration_ms": 3000.0}))
         .collect();
+    // The history first, so no evaluation sees the spike without it.
     for (kind, body) in [
-        ("executions", json!(slow)),
         ("executions", past),
+        ("executions", json!(slow)),
         ("pool", pool),
         ("requests", json!(requests)),
     ] {
@@ -290,7 +297,7 @@ at_least = 1000
             .map(|i| i["rule"].as_str().unwrap().to_owned())
             .collect();
         firing.sort();
-        if firing.len() >= 4 {
+        if firing.len() >= 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -300,6 +307,7 @@ at_least = 1000
         [
             "Key spike",
             "Pool exhausted",
+            "Requests failing",
             "Slow executions",
             "Unhealthy"
         ],
@@ -318,6 +326,13 @@ at_least = 1000
     assert_eq!(spike["threshold"], 3.0);
     // No webhooks configured: incidents are recorded, nothing is sent.
     assert!(spike["deliveries"].as_array().unwrap().is_empty());
+    let exposition = app.admin_text("/api/v1/admin/metrics/prometheus").await;
+    assert!(
+        exposition
+            .lines()
+            .any(|l| l == "tally_alert_incidents_open 5"),
+        "{exposition}"
+    );
 
     // Removing the rules ends their incidents.
     let cleared = put_rules(&app, "", Some(MASTER_KEY)).await;
@@ -335,4 +350,65 @@ at_least = 1000
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("incidents of removed rules did not resolve");
+}
+
+#[tokio::test]
+async fn file_edits_are_picked_up_and_stale_saves_refused() {
+    let app = spawn_app_with(&["--alert-eval-interval-seconds", "1"]).await;
+    let rules_file = app.db_path().with_file_name("alerts.toml");
+    let doc = app.admin_get("/api/v1/admin/alerts/rules").await;
+    let version = doc["version"].as_str().unwrap().to_owned();
+
+    // Saved against the version read: accepted; against an older one: 409.
+    let save = |text: &'static str, version: String| {
+        let request = app
+            .client
+            .put(app.url("/api/v1/admin/alerts/rules"))
+            .header("x-api-key", MASTER_KEY)
+            .header("if-match", format!("\"{version}\""))
+            .body(text);
+        async move { request.send().await.unwrap() }
+    };
+    let first = save("# first\n", version.clone()).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let stale = save("# second\n", version).await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let body: Value = stale.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("changed since"));
+    assert_eq!(std::fs::read_to_string(&rules_file).unwrap(), "# first\n");
+
+    // Someone edits the file: it is in force without a restart.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    std::fs::write(
+        &rules_file,
+        "[[rule]]\nname = \"From the file\"\nkind = \"pool_exhaustion\"\n",
+    )
+    .unwrap();
+    let mut names = Vec::new();
+    for _ in 0..50 {
+        let doc = app.admin_get("/api/v1/admin/alerts/rules").await;
+        names = doc["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect();
+        if !names.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(names, ["From the file"]);
+    // A broken edit keeps the rules in force and says why.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    std::fs::write(&rules_file, "[[rule]]\nname = \"Broken\"\n").unwrap();
+    let doc = app.admin_get("/api/v1/admin/alerts/rules").await;
+    assert_eq!(doc["rules"][0]["name"], "From the file");
+    assert!(
+        doc["file_error"]
+            .as_str()
+            .unwrap()
+            .contains("`kind` is required"),
+        "{doc}"
+    );
 }

@@ -75,7 +75,7 @@ fn server_fn_args(path: &str) -> String {
     } else if path.contains("set_key_tenant") {
         format!("key={}&tenant=acme", "ab".repeat(32))
     } else if path.contains("save_alert_rules") {
-        "text=".to_owned()
+        "text=&base_version=".to_owned()
     } else if path.contains("get_custom_series") {
         "name=x&query[period]=day&attributes=".to_owned()
     } else {

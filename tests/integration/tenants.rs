@@ -172,6 +172,37 @@ async fn tenant_filter_totals_equal_the_sum_of_their_keys() {
         .sum();
     assert_eq!(usage, 24);
 
+    // Every other view adds up the same executions.
+    let series = app
+        .admin_get("/api/v1/admin/metrics/time-series?period=day&granularity=hour&tenant=acme")
+        .await;
+    let in_series: u64 = series["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(in_series, 24);
+    let heatmap = app
+        .admin_get("/api/v1/admin/metrics/heatmap?period=day&tenant=acme")
+        .await;
+    let in_heatmap: u64 = heatmap["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
+        .sum();
+    assert_eq!(in_heatmap, 24);
+    let top = app
+        .admin_get("/api/v1/admin/metrics/top-languages?period=day&tenant=acme")
+        .await;
+    assert_eq!(top["languages"][0]["language"], "python");
+    assert_eq!(top["languages"][0]["count"], 19);
+    let csv = app
+        .admin_text("/api/v1/admin/metrics/summary?period=day&tenant=acme&format=csv")
+        .await;
+    assert!(csv.lines().any(|l| l == "total_executions,24,"), "{csv}");
+
     // The languages view filters the same way.
     let languages = app
         .admin_get("/api/v1/admin/metrics/languages?period=day&tenant=acme")
@@ -201,6 +232,22 @@ async fn tenant_filter_totals_equal_the_sum_of_their_keys() {
     let (status, body) = status_of(&app, "/api/v1/admin/metrics/summary?tenant=no%20spaces").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("tenant"), "{body}");
+    let missing = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/api-keys/{pa}/tenant")))
+        .header("x-api-key", MASTER_KEY)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("`tenant` is required")
+    );
     let bad = put_tenant(&app, &pa, json!("a/b")).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert!(bad.text().await.unwrap().contains("tenant"));

@@ -39,8 +39,11 @@ pub fn AlertsView(tick: RwSignal<u64>) -> impl IntoView {
         tick.track();
         get_alert_history()
     });
+    // Not on the refresh tick: that would throw away an edit in progress.
+    // Reloaded after a save, or on request.
+    let reload = RwSignal::new(0u32);
     let rules = LocalResource::new(move || {
-        tick.track();
+        reload.track();
         get_alert_rules()
     });
     // Outlives the editor, which is drawn again from the saved rules.
@@ -82,7 +85,9 @@ pub fn AlertsView(tick: RwSignal<u64>) -> impl IntoView {
                 }
                     .into_any()
             }
-            Some(Ok(doc)) => view! { <RulesEditor doc=doc tick=tick outcome=outcome /> }.into_any(),
+            Some(Ok(doc)) => {
+                view! { <RulesEditor doc=doc tick=tick reload=reload outcome=outcome /> }.into_any()
+            }
         }}
     }
 }
@@ -148,16 +153,20 @@ fn IncidentTable(incidents: Vec<AlertIncident>) -> impl IntoView {
 fn RulesEditor(
     doc: AlertRulesDoc,
     tick: RwSignal<u64>,
+    /// Bumped to load the rules again.
+    reload: RwSignal<u32>,
     /// The last save's message.
     outcome: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
     let text = RwSignal::new(doc.text.clone());
+    let version = doc.version.clone();
     let saving = RwSignal::new(false);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         saving.set(true);
+        let version = version.clone();
         leptos::task::spawn_local(async move {
-            let result = save_alert_rules(text.get_untracked()).await;
+            let result = save_alert_rules(text.get_untracked(), version).await;
             saving.set(false);
             outcome.set(Some(match result {
                 Ok(saved) => Ok(format!(
@@ -168,6 +177,7 @@ fn RulesEditor(
                 Err(e) => Err(server_message(&e)),
             }));
             if outcome.get_untracked().is_some_and(|o| o.is_ok()) {
+                reload.update(|r| *r += 1);
                 tick.update(|t| *t += 1);
             }
         });
@@ -178,6 +188,16 @@ fn RulesEditor(
                 <h2>"Rules"</h2>
                 <span class="muted small">{format!("{} · {} webhooks", doc.path, doc.webhooks)}</span>
             </header>
+            {doc
+                .file_error
+                .clone()
+                .map(|e| {
+                    view! {
+                        <p class="error" role="alert" data-testid="rules-file-error">
+                            {format!("The rules file was changed on disk and does not parse, so the rules below stay in force: {e}")}
+                        </p>
+                    }
+                })}
             <ul class="rule-list" data-testid="alert-rules">
                 {doc
                     .rules
@@ -210,7 +230,28 @@ fn RulesEditor(
                     </button>
                     {move || match outcome.get() {
                         Some(Ok(message)) => view! { <span class="ok" role="status" data-testid="rules-saved">{message}</span> }.into_any(),
-                        Some(Err(message)) => view! { <span class="error" role="alert" data-testid="rules-error">{message}</span> }.into_any(),
+                        Some(Err(message)) => {
+                            let stale = message.contains("changed since");
+                            view! {
+                                <span class="error" role="alert" data-testid="rules-error">{message}</span>
+                                {stale
+                                    .then(|| {
+                                        view! {
+                                            <button
+                                                type="button"
+                                                class="chip"
+                                                on:click=move |_| {
+                                                    outcome.set(None);
+                                                    reload.update(|r| *r += 1);
+                                                }
+                                            >
+                                                "Reload the rules"
+                                            </button>
+                                        }
+                                    })}
+                            }
+                                .into_any()
+                        }
                         None => ().into_any(),
                     }}
                 </div>

@@ -50,8 +50,39 @@ pub fn start(
     })
 }
 
+/// What one rule × subject needs this tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Firing without an open incident: open one, queue `firing`.
+    Open,
+    /// Firing with an open incident: record the reading, no message.
+    StillFiring,
+    /// First clear reading of an open incident: the cooldown starts.
+    MarkClear,
+    /// Clear for the whole cooldown: resolve, queue `resolved`.
+    Resolve,
+    Nothing,
+}
+
+/// The incident state machine. `firing` is `None` when the rule had no
+/// verdict (too few events): an open incident then stays as it is.
+fn decide(open: Option<&IncidentRow>, firing: Option<bool>, cooldown_ms: i64, now_ms: i64) -> Step {
+    match (open, firing) {
+        (None, Some(true)) => Step::Open,
+        (Some(_), Some(true)) => Step::StillFiring,
+        (Some(incident), Some(false)) => match incident.clear_since {
+            None if cooldown_ms <= 0 => Step::Resolve,
+            None => Step::MarkClear,
+            Some(since) if now_ms - since >= cooldown_ms => Step::Resolve,
+            Some(_) => Step::Nothing,
+        },
+        (None, _) | (Some(_), None) => Step::Nothing,
+    }
+}
+
 /// One pass over the rules. Returns whether messages were queued.
 pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<bool, sqlx::Error> {
+    alerts.reload_if_changed();
     let rules = alerts.rules();
     let storage = &state.storage;
     let open = storage.open_incidents().await?;
@@ -65,17 +96,23 @@ pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<
                 continue;
             }
         };
-        for reading in readings.iter().filter(|r| r.firing) {
-            match open
-                .iter()
-                .find(|i| i.rule == rule.name && i.subject == reading.subject)
-            {
-                Some(incident) => {
-                    storage
-                        .incident_still_firing(incident.id, reading.value, &reading.message)
-                        .await?;
-                }
-                None => {
+        let incidents: Vec<&IncidentRow> = open.iter().filter(|i| i.rule == rule.name).collect();
+        // Every subject read now, and every subject with an open incident
+        // (a key that went quiet reads as clear).
+        let mut subjects: Vec<&str> = readings.iter().map(|r| r.subject.as_str()).collect();
+        subjects.extend(incidents.iter().map(|i| i.subject.as_str()));
+        subjects.sort_unstable();
+        subjects.dedup();
+        for subject in subjects {
+            let reading = readings.iter().find(|r| r.subject == subject);
+            let incident = incidents.iter().copied().find(|i| i.subject == subject);
+            let firing = reading.map_or(Some(false), |r| r.firing);
+            match (
+                decide(incident, firing, cooldown_ms(rule), now_ms),
+                incident,
+                reading,
+            ) {
+                (Step::Open, _, Some(reading)) => {
                     let incident = NewIncident {
                         rule: &rule.name,
                         kind: rule.condition.kind(),
@@ -92,22 +129,21 @@ pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<
                         payload: &payload,
                     };
                     storage.open_incident(&incident, &message).await?;
-                    tracing::warn!(rule = %rule.name, subject = %reading.subject, message = %reading.message, "Alert firing.");
+                    tracing::warn!(rule = %rule.name, subject, message = %reading.message, "Alert firing.");
                     queued |= !rules.webhooks.is_empty();
                 }
-            }
-        }
-        for incident in open.iter().filter(|i| i.rule == rule.name) {
-            let latest = readings.iter().find(|r| r.subject == incident.subject);
-            if latest.is_some_and(|r| r.firing) {
-                continue;
-            }
-            let since = incident.clear_since.unwrap_or(now_ms);
-            if now_ms - since >= cooldown_ms(rule) {
-                resolve(state, incident, latest, now_ms, &rules.webhooks).await?;
-                queued |= !rules.webhooks.is_empty();
-            } else if incident.clear_since.is_none() {
-                storage.incident_clear_since(incident.id, now_ms).await?;
+                (Step::StillFiring, Some(incident), Some(reading)) => {
+                    storage
+                        .incident_still_firing(incident.id, reading.value, &reading.message)
+                        .await?;
+                }
+                (Step::MarkClear, Some(incident), _) => {
+                    storage.incident_clear_since(incident.id, now_ms).await?;
+                }
+                (Step::Resolve, Some(incident), reading) => {
+                    queued |= resolve(state, incident, reading, now_ms).await?;
+                }
+                _ => {}
             }
         }
     }
@@ -118,8 +154,7 @@ pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<
             .iter()
             .any(|r| r.enabled && r.name == incident.rule)
         {
-            resolve(state, incident, None, now_ms, &rules.webhooks).await?;
-            queued |= !rules.webhooks.is_empty();
+            queued |= resolve(state, incident, None, now_ms).await?;
         }
     }
     Ok(queued)
@@ -129,13 +164,14 @@ fn cooldown_ms(rule: &Rule) -> i64 {
     i64::try_from(rule.cooldown_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
+/// Resolves an incident; its `resolved` message goes to the webhooks that
+/// were sent its `firing` one. Returns whether messages were queued.
 async fn resolve(
     state: &AppState,
     incident: &IncidentRow,
     latest: Option<&Reading>,
     now_ms: i64,
-    webhooks: &[String],
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let resolved = IncidentRow {
         value: latest.map_or(incident.value, |r| r.value),
         message: latest.map_or_else(
@@ -145,18 +181,13 @@ async fn resolve(
         resolved_at: Some(now_ms),
         ..incident.clone()
     };
-    let payload = |_| resolved_payload(&resolved);
-    let message = Message {
-        event: "resolved",
-        urls: webhooks,
-        payload: &payload,
-    };
-    state
+    let payload = resolved_payload(&resolved);
+    let queued = state
         .storage
-        .resolve_incident(incident.id, now_ms, &message)
+        .resolve_incident(incident.id, now_ms, &payload)
         .await?;
     tracing::info!(rule = %incident.rule, subject = %incident.subject, "Alert resolved.");
-    Ok(())
+    Ok(queued > 0)
 }
 
 /// The JSON body of a webhook message; the same shape both ways.
@@ -211,4 +242,64 @@ fn resolved_payload(incident: &IncidentRow) -> String {
         started_at: format_date(incident.started_at),
         resolved_at: incident.resolved_at.map(format_date),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(clear_since: Option<i64>) -> IncidentRow {
+        IncidentRow {
+            id: 1,
+            rule: "r".into(),
+            kind: "error_rate".into(),
+            subject: String::new(),
+            value: 50.0,
+            threshold: 10.0,
+            message: "m".into(),
+            started_at: 0,
+            clear_since,
+            resolved_at: None,
+        }
+    }
+
+    #[test]
+    fn an_incident_opens_once_and_resolves_after_a_clear_cooldown() {
+        let cooldown = 60_000;
+        assert_eq!(decide(None, Some(true), cooldown, 0), Step::Open);
+        assert_eq!(decide(None, Some(false), cooldown, 0), Step::Nothing);
+        assert_eq!(decide(None, None, cooldown, 0), Step::Nothing);
+        let firing = open(None);
+        assert_eq!(
+            decide(Some(&firing), Some(true), cooldown, 10),
+            Step::StillFiring
+        );
+        // Clear: the cooldown starts, and only its end resolves.
+        assert_eq!(
+            decide(Some(&firing), Some(false), cooldown, 20),
+            Step::MarkClear
+        );
+        let clearing = open(Some(20));
+        assert_eq!(
+            decide(Some(&clearing), Some(false), cooldown, 59_999),
+            Step::Nothing
+        );
+        assert_eq!(
+            decide(Some(&clearing), Some(false), cooldown, 60_020),
+            Step::Resolve
+        );
+        // Flapping inside the cooldown: back to firing, same incident.
+        assert_eq!(
+            decide(Some(&clearing), Some(true), cooldown, 30_000),
+            Step::StillFiring
+        );
+        // No verdict (too few events) neither clears nor fires.
+        assert_eq!(decide(Some(&firing), None, cooldown, 90_000), Step::Nothing);
+        assert_eq!(
+            decide(Some(&clearing), None, cooldown, 90_000),
+            Step::Nothing
+        );
+        // Without a cooldown the first clear reading resolves.
+        assert_eq!(decide(Some(&firing), Some(false), 0, 20), Step::Resolve);
+    }
 }

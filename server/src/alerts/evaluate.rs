@@ -16,7 +16,9 @@ pub struct Reading {
     pub subject: String,
     pub value: f64,
     pub threshold: f64,
-    pub firing: bool,
+    /// `None`: no verdict (too few events in the window): an open incident
+    /// neither keeps firing nor counts as clear.
+    pub firing: Option<bool>,
     pub message: String,
 }
 
@@ -35,7 +37,7 @@ pub async fn evaluate(
         start_date: Some(format_date(now_ms - seconds as i64 * 1000)),
         ..MetricsQuery::default()
     };
-    let platform = |value: f64, threshold: f64, firing: bool, message: String| {
+    let platform = |value: f64, threshold: f64, firing: Option<bool>, message: String| {
         vec![Reading {
             subject: String::new(),
             value,
@@ -66,15 +68,19 @@ pub async fn evaluate(
                     (r.total_requests, r.error_rate, "requests answered 5xx")
                 }
             };
-            let firing = events >= *min_events && rate > *above_percent;
+            let firing = (events >= *min_events).then_some(rate > *above_percent);
             platform(
                 rate,
                 *above_percent,
                 firing,
-                format!(
-                    "{rate:.1} % of {events} {what} in the last {} (threshold {above_percent} %)",
-                    span(*window_seconds)
-                ),
+                if firing.is_some() {
+                    format!(
+                        "{rate:.1} % of {events} {what} in the last {} (threshold {above_percent} %)",
+                        span(*window_seconds)
+                    )
+                } else {
+                    too_few(events, *min_events, *window_seconds)
+                },
             )
         }
         Condition::P95Time {
@@ -95,15 +101,19 @@ pub async fn evaluate(
                 }
             };
             let p95 = p95.unwrap_or(0.0);
-            let firing = events >= *min_events && p95 > *above_ms;
+            let firing = (events >= *min_events).then_some(p95 > *above_ms);
             platform(
                 p95,
                 *above_ms,
                 firing,
-                format!(
-                    "p95 of {events} {what} is {p95:.0} ms over the last {} (threshold {above_ms} ms)",
-                    span(*window_seconds)
-                ),
+                if firing.is_some() {
+                    format!(
+                        "p95 of {events} {what} is {p95:.0} ms over the last {} (threshold {above_ms} ms)",
+                        span(*window_seconds)
+                    )
+                } else {
+                    too_few(events, *min_events, *window_seconds)
+                },
             )
         }
         Condition::PoolExhaustion {
@@ -115,7 +125,7 @@ pub async fn evaluate(
             platform(
                 exhausted as f64,
                 *at_least as f64,
-                exhausted >= *at_least,
+                Some(exhausted >= *at_least),
                 format!(
                     "the container pool was exhausted {exhausted} {} in the last {}",
                     if exhausted == 1 { "time" } else { "times" },
@@ -129,7 +139,7 @@ pub async fn evaluate(
             platform(
                 score,
                 status.min_score(),
-                below(score, *status),
+                Some(below(score, *status)),
                 format!(
                     "health is {} ({}/100); alert below {}",
                     health.status,
@@ -144,6 +154,13 @@ pub async fn evaluate(
             min_executions,
         } => key_spikes(&context, now_ms, *factor, *weeks, *min_executions).await?,
     })
+}
+
+fn too_few(events: u64, min_events: u64, window_seconds: u64) -> String {
+    format!(
+        "no verdict: {events} events in the last {}, fewer than min_events = {min_events}",
+        span(window_seconds)
+    )
 }
 
 fn below(score: f64, level: HealthLevel) -> bool {
@@ -174,7 +191,8 @@ async fn key_spikes(
     let mut past: Vec<Vec<(String, u64)>> = Vec::new();
     for week in 1..=i64::from(weeks) {
         let to = now_ms - week * WEEK_MS;
-        if to - HOUR_MS < context.daily_oldest_ms {
+        // Hour windows read raw rows and hourly rollups: only within their retention.
+        if to - HOUR_MS < context.detail_oldest_ms {
             break;
         }
         let rows = usage(to - HOUR_MS, to).await?;
@@ -192,7 +210,7 @@ async fn key_spikes(
             let threshold = factor * baseline;
             let now = key.usage_count;
             Reading {
-                firing: is_spike(now, baseline, factor, min_executions),
+                firing: Some(is_spike(now, baseline, factor, min_executions)),
                 value: now as f64,
                 threshold,
                 message: if baseline > 0.0 {

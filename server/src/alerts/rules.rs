@@ -204,11 +204,16 @@ impl Rules {
         if spec.rule.len() > MAX_RULES {
             return Err(format!("at most {MAX_RULES} rules"));
         }
-        let webhooks = spec
-            .webhooks
-            .iter()
-            .map(|url| webhook_url(url).map_err(|m| format!("`webhooks`: `{url}` {m}")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut webhooks: Vec<String> = Vec::with_capacity(spec.webhooks.len());
+        for url in &spec.webhooks {
+            let checked = webhook_url(url).map_err(|m| format!("`webhooks`: `{url}` {m}"))?;
+            if webhooks.contains(&checked) {
+                return Err(format!(
+                    "`webhooks`: `{url}` is listed twice (it would get every message twice)"
+                ));
+            }
+            webhooks.push(checked);
+        }
         let mut names = HashSet::new();
         let mut rules = Vec::with_capacity(spec.rule.len());
         for (index, rule) in spec.rule.into_iter().enumerate() {
@@ -238,6 +243,15 @@ pub fn webhook_url(url: &str) -> Result<String, String> {
         return Err("has no host".to_owned());
     }
     Ok(parsed.to_string())
+}
+
+/// A count of at least 1, or its default.
+fn positive(field: &str, value: Option<u64>, default: u64) -> Result<u64, String> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(format!("`{field}` must be at least 1")),
+        Some(n) => Ok(n),
+    }
 }
 
 enum RuleError {
@@ -277,7 +291,7 @@ impl RuleSpec {
                     source: self.source()?,
                     above_percent: self.number("above_percent", self.above_percent, 0.0, 100.0)?,
                     window_seconds: self.window()?,
-                    min_events: self.min_events.unwrap_or(10).max(1),
+                    min_events: positive("min_events", self.min_events, 10)?,
                 },
                 &["source", "above_percent", "window_seconds", "min_events"],
             ),
@@ -286,13 +300,13 @@ impl RuleSpec {
                     source: self.source()?,
                     above_ms: self.number("above_ms", self.above_ms, 0.0, 86_400_000.0)?,
                     window_seconds: self.window()?,
-                    min_events: self.min_events.unwrap_or(10).max(1),
+                    min_events: positive("min_events", self.min_events, 10)?,
                 },
                 &["source", "above_ms", "window_seconds", "min_events"],
             ),
             "pool_exhaustion" => (
                 Condition::PoolExhaustion {
-                    at_least: self.at_least.unwrap_or(1).max(1),
+                    at_least: positive("at_least", self.at_least, 1)?,
                     window_seconds: self.window()?,
                 },
                 &["at_least", "window_seconds"],
@@ -320,7 +334,7 @@ impl RuleSpec {
                             1e6,
                         )?,
                         weeks,
-                        min_executions: self.min_executions.unwrap_or(100).max(1),
+                        min_executions: positive("min_executions", self.min_executions, 100)?,
                     },
                     &["factor", "weeks", "min_executions"],
                 )
@@ -494,6 +508,18 @@ mod tests {
                 "typo",
             ),
             ("webhooks = [", "webhooks"),
+            (
+                "[[rule]]\nname = \"x\"\nkind = \"error_rate\"\nabove_percent = 5\nmin_events = 0",
+                "`min_events` must be at least 1",
+            ),
+            (
+                "[[rule]]\nname = \"x\"\nkind = \"pool_exhaustion\"\nat_least = 0",
+                "`at_least` must be at least 1",
+            ),
+            (
+                r#"webhooks = ["https://a.example/x", "https://a.example/x"]"#,
+                "listed twice",
+            ),
             ("[[rule", "line 1"),
         ];
         for (text, expected) in cases {

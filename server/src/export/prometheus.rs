@@ -36,6 +36,8 @@ pub struct Gauges {
     pub system: Option<crate::system::SystemSample>,
     /// The health score, when it was computed for this export.
     pub health_score: Option<u32>,
+    /// Alert incidents not resolved yet, when counted for this export.
+    pub open_incidents: Option<usize>,
 }
 
 const ALL_TIME: [Piece; 1] = [Piece {
@@ -268,6 +270,15 @@ pub async fn render(storage: &Storage, gauges: &Gauges) -> Result<String, sqlx::
             "Health score of the last five minutes, 0 to 100.",
         );
         sample(&mut out, "tally_health_score", &[], f64::from(score));
+    }
+    if let Some(open) = gauges.open_incidents {
+        header(
+            &mut out,
+            "tally_alert_incidents_open",
+            "gauge",
+            "Alert incidents firing or clearing (not resolved yet).",
+        );
+        sample(&mut out, "tally_alert_incidents_open", &[], open as f64);
     }
     if let Some(system) = &gauges.system {
         for (name, help, value) in [

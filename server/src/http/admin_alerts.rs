@@ -46,13 +46,23 @@ async fn rules(
 }
 
 /// The body is the whole TOML file; it is checked before anything changes.
+/// `If-Match: <version>` (from the GET) refuses with 409 when the rules
+/// changed meanwhile.
 async fn save_rules(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<AlertRulesDoc>, ApiError> {
     auth::require_admin(&state, &headers)?;
-    Ok(Json(state.save_alert_rules(&body).await?))
+    let base = headers
+        .get(axum::http::header::IF_MATCH)
+        .map(|v| {
+            v.to_str()
+                .map(|v| v.trim().trim_matches('"').to_owned())
+                .map_err(|_| ApiError::BadRequest("If-Match: not a version".to_owned()))
+        })
+        .transpose()?;
+    Ok(Json(state.save_alert_rules(&body, base.as_deref()).await?))
 }
 
 #[derive(Deserialize)]

@@ -45,15 +45,26 @@ pub fn routes(routes: Routes) -> Routes {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NameBody {
-    /// The new name; `null` clears it.
-    name: Option<String>,
+    /// The new name; `null` clears it. Required: `{}` changes nothing by mistake.
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TenantBody {
-    /// The tenant; `null` takes the key out of its tenant.
-    tenant: Option<String>,
+    /// The tenant; `null` takes the key out of its tenant. Required.
+    #[serde(default, deserialize_with = "present")]
+    tenant: Option<Option<String>>,
+}
+
+/// A field given (even as `null`) reads as `Some`; a missing one stays `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+fn required<T>(field: &str, value: Option<T>, null_means: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::BadRequest(format!("`{field}` is required (null {null_means})")))
 }
 
 const MAX_NAME: usize = 64;
@@ -66,7 +77,7 @@ async fn name_key(
 ) -> Result<Json<Value>, ApiError> {
     auth::require_admin(&state, &headers)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let name = body.name.map(|n| n.trim().to_owned());
+    let name = required("name", body.name, "clears it")?.map(|n| n.trim().to_owned());
     if let Some(name) = &name
         && (name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control))
     {
@@ -88,7 +99,8 @@ async fn set_tenant(
 ) -> Result<Json<Value>, ApiError> {
     auth::require_admin(&state, &headers)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let tenant = body.tenant.map(|t| t.trim().to_owned());
+    let tenant = required("tenant", body.tenant, "takes the key out of its tenant")?
+        .map(|t| t.trim().to_owned());
     let prefix = state.set_key_tenant(&key, tenant.as_deref()).await?;
     Ok(Json(json!({ "key_prefix": prefix, "tenant": tenant })))
 }

@@ -206,6 +206,7 @@ async fn system(
 pub async fn prometheus_response(state: &AppState) -> Result<Response, ApiError> {
     let mut gauges = state.gauges();
     gauges.health_score = state.health().await.ok().map(|h| h.overall_score);
+    gauges.open_incidents = state.storage.open_incidents().await.ok().map(|i| i.len());
     let text = prometheus::render(&state.storage, &gauges).await?;
     let mut response = text.into_response();
     response.headers_mut().insert(

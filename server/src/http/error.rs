@@ -20,6 +20,8 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -50,6 +52,7 @@ impl From<app::backend::BackendError> for ApiError {
             BackendError::BadRequest(message) => Self::BadRequest(message),
             BackendError::Unauthorized => Self::Unauthorized,
             BackendError::NotFound(message) => Self::NotFound(message),
+            BackendError::Conflict(message) => Self::Conflict(message),
             BackendError::Unavailable(message) => Self::Unavailable {
                 message,
                 retry_after_secs: 2,
@@ -87,6 +90,7 @@ impl IntoResponse for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidEvent { .. } => StatusCode::BAD_REQUEST,

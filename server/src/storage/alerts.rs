@@ -126,13 +126,16 @@ impl Storage {
         Ok(())
     }
 
-    /// Resolves an incident and queues its `resolved` messages.
+    /// Resolves an incident and queues its `resolved` message to every
+    /// target its `firing` message was queued for (so a target added since
+    /// gets neither, and one removed since still hears the end). Returns the
+    /// number of messages queued.
     pub async fn resolve_incident(
         &self,
         id: i64,
         now_ms: i64,
-        message: &Message<'_>,
-    ) -> Result<(), sqlx::Error> {
+        payload: &str,
+    ) -> Result<u64, sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE alert_incidents SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
@@ -141,9 +144,19 @@ impl Storage {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        queue(&mut tx, id, message, now_ms).await?;
+        let queued = sqlx::query(
+            "INSERT INTO alert_deliveries (incident_id, event, url, payload, next_attempt_at)
+             SELECT DISTINCT incident_id, 'resolved', url, ?1, ?2 FROM alert_deliveries
+             WHERE incident_id = ?3 AND event = 'firing'",
+        )
+        .bind(payload)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(queued)
     }
 
     /// Pending messages whose time has come, oldest first. A message waits
@@ -213,15 +226,20 @@ impl Storage {
         Ok(())
     }
 
-    /// The latest incidents, newest first, with their deliveries.
+    /// Every open incident and the latest `limit` ones, open first, then
+    /// newest first, with their deliveries.
     pub async fn alert_history(
         &self,
         limit: u32,
     ) -> Result<Vec<(IncidentRow, Vec<DeliveryRow>)>, sqlx::Error> {
+        // Every open incident, however old, then the latest others.
         let incidents: Vec<IncidentRow> = sqlx::query_as(
             "SELECT id, rule, kind, subject, value, threshold, message, started_at, clear_since,
                     resolved_at
-             FROM alert_incidents ORDER BY started_at DESC, id DESC LIMIT ?",
+             FROM alert_incidents
+             WHERE resolved_at IS NULL
+                OR id IN (SELECT id FROM alert_incidents ORDER BY started_at DESC, id DESC LIMIT ?)
+             ORDER BY resolved_at IS NOT NULL, started_at DESC, id DESC",
         )
         .bind(limit)
         .fetch_all(&self.pool)
