@@ -178,6 +178,10 @@ pub struct Config {
     #[arg(long, env = "ALERT_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
     pub alert_webhook_timeout_seconds: u64,
 
+    /// Signs every webhook message: `X-Tally-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+    #[arg(long, env = "ALERT_WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub alert_webhook_secret: Option<SecretString>,
+
     /// Seconds a dashboard login lasts.
     #[arg(long, env = "TALLY_SESSION_TTL_SECONDS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
     pub session_ttl_seconds: u64,

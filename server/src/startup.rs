@@ -173,6 +173,7 @@ impl Application {
                     backoff: Duration::from_millis(state.config.alert_webhook_backoff_ms),
                     timeout: Duration::from_secs(state.config.alert_webhook_timeout_seconds),
                 },
+                state.config.alert_webhook_secret.clone(),
                 deliver,
                 jobs_stopped,
             ),

@@ -11,18 +11,28 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tally_tests::{MASTER_KEY, TestApp, spawn_app_with};
 
-/// What the receiver got: (status it answered, body).
+/// What the receiver got: (status it answered, body); and the signatures.
 type Received = Arc<Mutex<Vec<(u16, Value)>>>;
+type Signatures = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A webhook receiver that answers 500 to its first `failures` requests,
 /// then 200. Returns its URL and what it received.
-async fn receiver(failures: usize) -> (String, Received) {
+async fn receiver(failures: usize) -> (String, Received, Signatures) {
     let received: Received = Arc::default();
+    let signatures: Signatures = Arc::default();
     let app = Router::new()
         .route(
             "/hook",
             post(
-                move |State(received): State<Received>, body: String| async move {
+                move |State((received, signatures)): State<(Received, Signatures)>,
+                      headers: axum::http::HeaderMap,
+                      body: String| async move {
+                    let signature = headers
+                        .get("x-tally-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    signatures.lock().unwrap().push((signature, body.clone()));
                     let mut received = received.lock().unwrap();
                     let status = if received.len() < failures { 500 } else { 200 };
                     received.push((status, serde_json::from_str(&body).unwrap_or(Value::Null)));
@@ -30,11 +40,11 @@ async fn receiver(failures: usize) -> (String, Received) {
                 },
             ),
         )
-        .with_state(Arc::clone(&received));
+        .with_state((Arc::clone(&received), Arc::clone(&signatures)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
+    (url, received, signatures)
 }
 
 fn executions(prefix: &str, n: usize, status: &str) -> Value {
@@ -75,7 +85,7 @@ async fn put_rules(app: &TestApp, text: &str, key: Option<&str>) -> reqwest::Res
 
 #[tokio::test]
 async fn one_incident_sends_one_firing_and_one_resolved_message_with_retries() {
-    let (url, received) = receiver(1).await;
+    let (url, received, signatures) = receiver(1).await;
     let dir = tempfile::tempdir().unwrap();
     let rules_file = dir.path().join("alerts.toml");
     std::fs::write(
@@ -101,6 +111,8 @@ cooldown_seconds = 2
         "1",
         "--alert-webhook-backoff-ms",
         "300",
+        "--alert-webhook-secret",
+        "s3cret",
     ])
     .await;
 
@@ -162,6 +174,14 @@ cooldown_seconds = 2
     assert_eq!(delivered[0]["incident_id"], delivered[1]["incident_id"]);
     assert!(delivered[1]["resolved_at"].is_string());
     assert!((delivered[1]["value"].as_f64().unwrap() - 100.0 * 10.0 / 110.0).abs() < 0.01);
+
+    // Every message is signed over its raw body.
+    for (signature, body) in signatures.lock().unwrap().iter() {
+        assert_eq!(
+            *signature,
+            tally::alerts::webhooks::signature(b"s3cret", body.as_bytes())
+        );
+    }
 
     // The history tells the same story.
     let history = app.admin_get("/api/v1/admin/alerts/history").await;

@@ -5,6 +5,9 @@
 
 use std::{sync::Arc, time::Duration};
 
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 use tokio::{
     sync::{Notify, watch},
     task::{JoinHandle, JoinSet},
@@ -42,6 +45,7 @@ impl Policy {
 pub fn start(
     storage: Storage,
     policy: Policy,
+    secret: Option<SecretString>,
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
@@ -59,7 +63,7 @@ pub fn start(
             }
         };
         loop {
-            if let Err(error) = deliver_due(&storage, &client, policy).await {
+            if let Err(error) = deliver_due(&storage, &client, policy, secret.as_ref()).await {
                 tracing::warn!(%error, "Webhook outbox unavailable; retrying.");
             }
             tokio::select! {
@@ -75,13 +79,16 @@ async fn deliver_due(
     storage: &Storage,
     client: &reqwest::Client,
     policy: Policy,
+    secret: Option<&SecretString>,
 ) -> Result<(), sqlx::Error> {
     let due = storage.due_deliveries(clock::now_ms(), BATCH).await?;
     let mut sending = JoinSet::new();
     for delivery in due {
         let client = client.clone();
+        let signature =
+            secret.map(|s| signature(s.expose_secret().as_bytes(), delivery.payload.as_bytes()));
         sending.spawn(async move {
-            let outcome = send(&client, &delivery).await;
+            let outcome = send(&client, &delivery, signature).await;
             (delivery, outcome)
         });
     }
@@ -111,11 +118,28 @@ async fn deliver_due(
     Ok(())
 }
 
-async fn send(client: &reqwest::Client, delivery: &DueDelivery) -> Result<(), String> {
-    let response = client
+/// `sha256=<hex>`: the HMAC-SHA256 of `body` under `secret`, as sent in
+/// `X-Tally-Signature` (receivers recompute it over the raw body).
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    // HMAC takes a key of any length.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn send(
+    client: &reqwest::Client,
+    delivery: &DueDelivery,
+    signature: Option<String>,
+) -> Result<(), String> {
+    let mut request = client
         .post(&delivery.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("x-tally-delivery", delivery.id.to_string())
+        .header("x-tally-delivery", delivery.id.to_string());
+    if let Some(signature) = signature {
+        request = request.header("x-tally-signature", signature);
+    }
+    let response = request
         .body(delivery.payload.clone())
         .send()
         .await
@@ -151,6 +175,15 @@ fn without_url(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signatures_are_rfc_4231_hmac_sha256() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_gives_up() {
