@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::types::{
     AlertIncident, AlertRulesDoc, ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap,
     Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary,
-    SystemView, TimeSeries, TopLanguages,
+    SystemView, TimeSeries, TopLanguages, WebhookTest,
 };
 
 /// All server functions live under this prefix, apart from the REST API.
@@ -204,6 +204,15 @@ pub async fn save_alert_rules(
 ) -> Result<AlertRulesDoc, ServerFnError> {
     admin_backend()?
         .save_alert_rules(&text, Some(base_version.as_str()).filter(|v| !v.is_empty()))
+        .await
+        .map_err(to_server_error)
+}
+
+/// Sends a test message to every webhook target and says how each answered.
+#[server(prefix = "/api/fn")]
+pub async fn test_alert_webhooks() -> Result<Vec<WebhookTest>, ServerFnError> {
+    admin_backend()?
+        .test_webhooks()
         .await
         .map_err(to_server_error)
 }

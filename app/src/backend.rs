@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::types::{
     AlertIncident, AlertRulesDoc, ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap,
     Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary,
-    SystemView, TimeSeries, TopLanguages,
+    SystemView, TimeSeries, TopLanguages, WebhookTest,
 };
 
 /// An error the backend reports to a server function. Its message is shown
@@ -83,6 +83,9 @@ pub trait Backend: Send + Sync + 'static {
         text: &str,
         base_version: Option<&str>,
     ) -> Result<AlertRulesDoc, BackendError>;
+    /// Sends one test message to every webhook target now (not through the
+    /// outbox: no retries, no incident).
+    async fn test_webhooks(&self) -> Result<Vec<WebhookTest>, BackendError>;
     /// The latest `limit` incidents (1–500), newest first.
     async fn alert_history(&self, limit: u32) -> Result<Vec<AlertIncident>, BackendError>;
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError>;

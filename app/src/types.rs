@@ -447,3 +447,13 @@ pub struct SystemPoint {
     pub ts_ms: i64,
     pub value: f64,
 }
+
+/// `POST /api/v1/admin/alerts/test`: one test message per webhook target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookTest {
+    /// The target's host.
+    pub target: String,
+    pub delivered: bool,
+    /// `answered 200 OK`, `could not connect`, …
+    pub detail: String,
+}

@@ -6,7 +6,7 @@ use app::{
     types::{
         AlertDelivery, AlertIncident, AlertRuleSummary, AlertRulesDoc, ApiKeyUsage, CustomMetric,
         CustomSeries, HealthReport, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats,
-        RequestStats, ServerStatus, Summary, SystemView, TimeSeries, TopLanguages,
+        RequestStats, ServerStatus, Summary, SystemView, TimeSeries, TopLanguages, WebhookTest,
     },
 };
 
@@ -244,6 +244,36 @@ impl Backend for AppState {
             SaveError::Io(_) => BackendError::Internal,
         })?;
         Ok(rules_doc(&self.alerts))
+    }
+
+    async fn test_webhooks(&self) -> Result<Vec<WebhookTest>, BackendError> {
+        let rules = self.alerts.rules();
+        let payload = serde_json::json!({
+            "source": "tally",
+            "status": "test",
+            "message": "A test message from Tally: alerts will reach this webhook.",
+            "sent_at": format_date(crate::clock::now_ms()),
+        })
+        .to_string();
+        // All at once: one slow target must not hold up the others.
+        let mut sending = tokio::task::JoinSet::new();
+        for (index, url) in rules.webhooks.iter().enumerate() {
+            let (sender, url, payload) = (self.webhooks.clone(), url.clone(), payload.clone());
+            sending.spawn(async move {
+                let outcome = sender.post(&url, "test", &payload).await;
+                (
+                    index,
+                    WebhookTest {
+                        target: crate::alerts::webhooks::host_of(&url),
+                        delivered: outcome.is_ok(),
+                        detail: outcome.map_or_else(|e| e, |status| format!("answered {status}")),
+                    },
+                )
+            });
+        }
+        let mut results: Vec<(usize, WebhookTest)> = sending.join_all().await;
+        results.sort_by_key(|(index, _)| *index);
+        Ok(results.into_iter().map(|(_, r)| r).collect())
     }
 
     async fn alert_history(&self, limit: u32) -> Result<Vec<AlertIncident>, BackendError> {

@@ -96,6 +96,11 @@ impl Application {
             .clone()
             .unwrap_or_else(|| config.sqlite_metrics_db_path.with_file_name("alerts.toml"));
         let alerts = crate::alerts::AlertRules::load(&alert_rules_file)?;
+        let webhooks = crate::alerts::webhooks::Sender::new(
+            Duration::from_secs(config.alert_webhook_timeout_seconds),
+            config.alert_webhook_secret.clone(),
+        )
+        .context("building the webhook client")?;
         let data_dir = config
             .sqlite_metrics_db_path
             .parent()
@@ -150,6 +155,7 @@ impl Application {
             self_metrics,
             system,
             alerts,
+            webhooks,
             sessions: Arc::new(crate::sessions::Sessions::new(Duration::from_secs(
                 config.session_ttl_seconds,
             ))),
@@ -171,9 +177,8 @@ impl Application {
                 crate::alerts::webhooks::Policy {
                     max_attempts: state.config.alert_webhook_max_attempts,
                     backoff: Duration::from_millis(state.config.alert_webhook_backoff_ms),
-                    timeout: Duration::from_secs(state.config.alert_webhook_timeout_seconds),
                 },
-                state.config.alert_webhook_secret.clone(),
+                state.webhooks.clone(),
                 deliver,
                 jobs_stopped,
             ),

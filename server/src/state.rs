@@ -19,6 +19,8 @@ pub struct AppState {
     pub system: crate::system::Latest,
     /// Alert rules in force and their file.
     pub alerts: crate::alerts::AlertRules,
+    /// Sends webhook messages (the outbox, and test messages).
+    pub webhooks: crate::alerts::webhooks::Sender,
     /// The master key in force (configured or generated at start-up).
     pub master_key: SecretString,
     pub started_at: Instant,

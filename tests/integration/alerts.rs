@@ -432,3 +432,53 @@ async fn file_edits_are_picked_up_and_stale_saves_refused() {
         "{doc}"
     );
 }
+
+#[tokio::test]
+async fn a_test_message_reaches_each_target_and_failures_are_reported() {
+    let (url, received, _) = receiver(0).await;
+    // A port nobody listens on any more.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/gone", listener.local_addr().unwrap())
+    };
+    let app = spawn_app_with(&[]).await;
+    let text = format!("webhooks = [\"{url}\", \"{closed}\"]\n");
+    let saved = app
+        .client
+        .put(app.url("/api/v1/admin/alerts/rules"))
+        .header("x-api-key", MASTER_KEY)
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+
+    let anonymous = app
+        .client
+        .post(app.url("/api/v1/admin/alerts/test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let results: Value = app
+        .client
+        .post(app.url("/api/v1/admin/alerts/test"))
+        .header("x-api-key", MASTER_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results[0]["delivered"], true, "{results}");
+    assert_eq!(results[0]["detail"], "answered 200 OK");
+    assert_eq!(results[1]["delivered"], false, "{results}");
+    assert_eq!(results[1]["detail"], "could not connect");
+    assert_eq!(results[1]["target"], "127.0.0.1");
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1["status"], "test");
+    // A test is not an incident.
+    let history = app.admin_get("/api/v1/admin/alerts/history").await;
+    assert!(history.as_array().unwrap().is_empty());
+}

@@ -65,6 +65,7 @@ fn server_fn_args(path: &str) -> String {
         "get_custom_metrics",
         "get_alert_rules",
         "get_alert_history",
+        "test_alert_webhooks",
     ]
     .iter()
     .any(|f| path.contains(f))

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::{get_alert_history, get_alert_rules, save_alert_rules},
+    api::{get_alert_history, get_alert_rules, save_alert_rules, test_alert_webhooks},
     charts::group_thousands,
     pages::server_message,
     types::{AlertDelivery, AlertIncident, AlertRulesDoc},
@@ -160,6 +160,16 @@ fn RulesEditor(
 ) -> impl IntoView {
     let text = RwSignal::new(doc.text.clone());
     let version = doc.version.clone();
+    let tests = RwSignal::new(None::<Result<Vec<crate::types::WebhookTest>, String>>);
+    let send_test = move |_| {
+        tests.set(Some(Ok(Vec::new())));
+        leptos::task::spawn_local(async move {
+            tests.set(Some(
+                test_alert_webhooks().await.map_err(|e| server_message(&e)),
+            ));
+        });
+    };
+    let has_webhooks = doc.webhooks > 0;
     let saving = RwSignal::new(false);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -228,6 +238,16 @@ fn RulesEditor(
                     <button type="submit" class="chip active" disabled=move || saving.get()>
                         {move || if saving.get() { "Saving…" } else { "Save rules" }}
                     </button>
+                    <button
+                        type="button"
+                        class="chip"
+                        data-testid="test-webhooks"
+                        disabled=!has_webhooks
+                        title=if has_webhooks { "POST a test message to every saved webhook" } else { "No webhooks saved yet" }
+                        on:click=send_test
+                    >
+                        "Send a test message"
+                    </button>
                     {move || match outcome.get() {
                         Some(Ok(message)) => view! { <span class="ok" role="status" data-testid="rules-saved">{message}</span> }.into_any(),
                         Some(Err(message)) => {
@@ -256,6 +276,30 @@ fn RulesEditor(
                     }}
                 </div>
             </form>
+            {move || match tests.get() {
+                None => ().into_any(),
+                Some(Err(message)) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+                Some(Ok(results)) if results.is_empty() => {
+                    view! { <p class="muted" aria-busy="true">"Sending…"</p> }.into_any()
+                }
+                Some(Ok(results)) => {
+                    view! {
+                        <ul class="rule-list" data-testid="webhook-tests">
+                            {results
+                                .into_iter()
+                                .map(|r| {
+                                    view! {
+                                        <li class=if r.delivered { "ok" } else { "error" } data-delivered=r.delivered.to_string()>
+                                            {format!("{}: {}", r.target, r.detail)}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }
+            }}
         </section>
     }
 }

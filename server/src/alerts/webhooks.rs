@@ -13,7 +13,7 @@ use tokio::{
     task::{JoinHandle, JoinSet},
 };
 
-use crate::{clock, storage::Storage, storage::alerts::DueDelivery};
+use crate::{clock, storage::Storage};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
@@ -21,8 +21,6 @@ pub struct Policy {
     pub max_attempts: u32,
     /// Wait before the first retry; doubled each time, at most [`MAX_BACKOFF`].
     pub backoff: Duration,
-    /// How long one attempt may take.
-    pub timeout: Duration,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
@@ -42,28 +40,67 @@ impl Policy {
     }
 }
 
+/// POSTs webhook messages: JSON, a delivery id, signed when a secret is set,
+/// redirects refused, at most `timeout` per attempt.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    secret: Option<SecretString>,
+}
+
+impl Sender {
+    pub fn new(timeout: Duration, secret: Option<SecretString>) -> reqwest::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tally/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client, secret })
+    }
+
+    /// One attempt: the status of a 2xx answer, else what went wrong
+    /// (without the URL, which may hold a token).
+    pub async fn post(
+        &self,
+        url: &str,
+        delivery_id: &str,
+        payload: &str,
+    ) -> Result<reqwest::StatusCode, String> {
+        let mut request = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("x-tally-delivery", delivery_id);
+        if let Some(secret) = &self.secret {
+            request = request.header(
+                "x-tally-signature",
+                signature(secret.expose_secret().as_bytes(), payload.as_bytes()),
+            );
+        }
+        let response = request
+            .body(payload.to_owned())
+            .send()
+            .await
+            .map_err(|e| without_url(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(status)
+        } else {
+            Err(format!("answered {status}"))
+        }
+    }
+}
+
 pub fn start(
     storage: Storage,
     policy: Policy,
-    secret: Option<SecretString>,
+    sender: Sender,
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let client = match reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tally/", env!("CARGO_PKG_VERSION")))
-            .build()
-        {
-            Ok(client) => client,
-            Err(error) => {
-                tracing::error!(%error, "Cannot build the webhook client; alerts will not be sent.");
-                return;
-            }
-        };
         loop {
-            if let Err(error) = deliver_due(&storage, &client, policy, secret.as_ref()).await {
+            if let Err(error) = deliver_due(&storage, &sender, policy).await {
                 tracing::warn!(%error, "Webhook outbox unavailable; retrying.");
             }
             tokio::select! {
@@ -77,18 +114,17 @@ pub fn start(
 
 async fn deliver_due(
     storage: &Storage,
-    client: &reqwest::Client,
+    sender: &Sender,
     policy: Policy,
-    secret: Option<&SecretString>,
 ) -> Result<(), sqlx::Error> {
     let due = storage.due_deliveries(clock::now_ms(), BATCH).await?;
     let mut sending = JoinSet::new();
     for delivery in due {
-        let client = client.clone();
-        let signature =
-            secret.map(|s| signature(s.expose_secret().as_bytes(), delivery.payload.as_bytes()));
+        let sender = sender.clone();
         sending.spawn(async move {
-            let outcome = send(&client, &delivery, signature).await;
+            let outcome = sender
+                .post(&delivery.url, &delivery.id.to_string(), &delivery.payload)
+                .await;
             (delivery, outcome)
         });
     }
@@ -98,7 +134,7 @@ async fn deliver_due(
         };
         let now = clock::now_ms();
         match outcome {
-            Ok(()) => storage.delivery_succeeded(delivery.id, now).await?,
+            Ok(_) => storage.delivery_succeeded(delivery.id, now).await?,
             Err(error) => {
                 let attempts = u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX);
                 let retry = policy.retry_after(attempts);
@@ -125,31 +161,6 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-async fn send(
-    client: &reqwest::Client,
-    delivery: &DueDelivery,
-    signature: Option<String>,
-) -> Result<(), String> {
-    let mut request = client
-        .post(&delivery.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("x-tally-delivery", delivery.id.to_string());
-    if let Some(signature) = signature {
-        request = request.header("x-tally-signature", signature);
-    }
-    let response = request
-        .body(delivery.payload.clone())
-        .send()
-        .await
-        .map_err(|e| without_url(&e))?;
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("answered {status}"))
-    }
 }
 
 /// The host of a target URL, for logs (the full URL may hold a token).
@@ -190,7 +201,6 @@ mod tests {
         let policy = Policy {
             max_attempts: 4,
             backoff: Duration::from_secs(5),
-            timeout: Duration::from_secs(1),
         };
         assert_eq!(policy.retry_after(1), Some(Duration::from_secs(5)));
         assert_eq!(policy.retry_after(2), Some(Duration::from_secs(10)));

@@ -30,6 +30,12 @@ pub fn routes(routes: Routes) -> Routes {
             get(rules).put(save_rules),
         )
         .route(
+            "/api/v1/admin/alerts/test",
+            &["POST"],
+            Access::Admin,
+            axum::routing::post(test_webhooks),
+        )
+        .route(
             "/api/v1/admin/alerts/history",
             &["GET"],
             Access::Admin,
@@ -63,6 +69,15 @@ async fn save_rules(
         })
         .transpose()?;
     Ok(Json(state.save_alert_rules(&body, base.as_deref()).await?))
+}
+
+/// Sends a test message to every webhook target now.
+async fn test_webhooks(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<app::types::WebhookTest>>, ApiError> {
+    auth::require_admin(&state, &headers)?;
+    Ok(Json(state.test_webhooks().await?))
 }
 
 #[derive(Deserialize)]
