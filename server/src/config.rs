@@ -182,6 +182,11 @@ pub struct Config {
     #[arg(long, env = "ALERT_WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub alert_webhook_secret: Option<SecretString>,
 
+    /// Memory for decoded rollups of closed days and hours (MiB): repeated
+    /// views are added up from it instead of SQL.
+    #[arg(long, env = "TALLY_QUERY_CACHE_MB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub query_cache_mb: u64,
+
     /// Seconds a dashboard login lasts.
     #[arg(long, env = "TALLY_SESSION_TTL_SECONDS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
     pub session_ttl_seconds: u64,

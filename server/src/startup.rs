@@ -54,6 +54,7 @@ impl Application {
         let tuning = crate::storage::Tuning {
             busy_timeout: Duration::from_millis(config.sqlite_busy_timeout_ms),
             max_pages: config.sqlite_max_pages,
+            cache_bytes: usize::try_from(config.query_cache_mb << 20).unwrap_or(usize::MAX),
         };
         let storage = Storage::open(location, tuning).await.with_context(|| {
             format!(

@@ -23,7 +23,7 @@ use sqlx::{
 #[derive(Clone, Debug)]
 pub struct Storage {
     pool: SqlitePool,
-    /// Decoded daily rollups of closed days (see [`day_cache`]).
+    /// Decoded rollups of closed days and hours (see [`day_cache`]).
     days: std::sync::Arc<day_cache::DayCache>,
 }
 
@@ -33,6 +33,8 @@ pub struct Tuning {
     pub busy_timeout: Duration,
     /// `PRAGMA max_page_count`; 0 leaves SQLite's default.
     pub max_pages: u64,
+    /// Budget of the decoded-rollup cache ([`day_cache`]), in bytes.
+    pub cache_bytes: usize,
 }
 
 impl Default for Tuning {
@@ -40,6 +42,7 @@ impl Default for Tuning {
         Self {
             busy_timeout: Duration::from_secs(5),
             max_pages: 0,
+            cache_bytes: 128 << 20,
         }
     }
 }
@@ -96,7 +99,7 @@ impl Storage {
         sqlx::migrate!("../migrations").run(&pool).await?;
         Ok(Self {
             pool,
-            days: std::sync::Arc::default(),
+            days: std::sync::Arc::new(day_cache::DayCache::new(tuning.cache_bytes)),
         })
     }
 

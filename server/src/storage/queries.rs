@@ -16,8 +16,9 @@ use super::{
 
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
-/// Closed hours kept in the cache (the last two days).
-const HOURS_CACHED: i64 = 48;
+
+/// Closed hours served through the cache.
+const HOURS_CACHED: i64 = 8 * 24;
 
 /// The rollup table a cached bucket comes from: the cache's key.
 fn cache_table(fact: &Fact, source: Source) -> &'static str {
@@ -335,8 +336,11 @@ impl Storage {
         let this_hour_ms = now_ms.div_euclid(HOUR_MS) * HOUR_MS;
         let mut sql_pieces: Vec<Piece> = Vec::with_capacity(query.pieces.len());
         for piece in query.pieces {
-            // Closed buckets come from the in-memory cache: every closed day,
-            // and the hours of the last two days.
+            // Closed buckets come through the in-memory cache: every closed
+            // day, and the hours of the last eight days (a week of hourly
+            // buckets in any zone). Older hours are summed in one SQL query:
+            // one query per hour would cost more than it saves whenever the
+            // budget cannot hold them all.
             let (width, cached_from, cached_to) = match piece.source {
                 Source::Daily => (DAY_MS, i64::MIN, today_ms),
                 Source::Hourly => (HOUR_MS, this_hour_ms - HOURS_CACHED * HOUR_MS, this_hour_ms),
