@@ -25,7 +25,8 @@ pub struct CachedRow {
 }
 
 impl CachedRow {
-    /// Heap and inline bytes, roughly: what the budget counts.
+    /// Heap and inline bytes, with the allocator's overhead per allocation:
+    /// what the budget counts.
     fn bytes(&self) -> usize {
         let dims: usize = self
             .dims
@@ -33,7 +34,7 @@ impl CachedRow {
             .map(|d| {
                 std::mem::size_of::<DimValue>()
                     + match d {
-                        DimValue::Text(t) => t.capacity(),
+                        DimValue::Text(t) => t.capacity() + ALLOCATION,
                         DimValue::Int(_) => 0,
                     }
             })
@@ -42,8 +43,12 @@ impl CachedRow {
             + dims
             + self.values.capacity() * std::mem::size_of::<f64>()
             + self.hist.capacity() * std::mem::size_of::<(u8, u64)>()
+            + 3 * ALLOCATION
     }
 }
+
+/// What one heap allocation costs beyond its bytes (header, rounding).
+const ALLOCATION: usize = 32;
 
 pub type Day = Arc<Vec<CachedRow>>;
 
@@ -173,6 +178,20 @@ impl DayCache {
     pub fn bytes(&self) -> usize {
         lock(&self.buckets).bytes
     }
+
+    /// Whether `count` more buckets of `table` would likely fit in half the
+    /// budget, judging by the ones of that table held now (yes when none
+    /// are, no without a budget). Callers read ranges that do not fit some other way: loading
+    /// them bucket by bucket would only evict what the next query needs.
+    pub fn would_fit(&self, table: &'static str, count: usize) -> bool {
+        let buckets = lock(&self.buckets);
+        let (n, bytes) = buckets
+            .entries
+            .iter()
+            .filter(|((t, _), _)| *t == table)
+            .fold((0usize, 0usize), |(n, b), (_, e)| (n + 1, b + e.bytes));
+        self.budget > 0 && (n == 0 || bytes / n * count <= self.budget / 2)
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -224,5 +243,10 @@ mod tests {
         assert!(cache.get("f", 9).is_none());
         cache.invalidate("f", 0);
         assert_eq!(cache.bytes(), 2 * size);
+        // Half the budget is 1.5 buckets of this size.
+        assert!(cache.would_fit("f", 1));
+        assert!(!cache.would_fit("f", 2));
+        assert!(cache.would_fit("other", 1000), "no measure yet: try");
+        assert!(!DayCache::new(0).would_fit("f", 1), "no cache: no buckets");
     }
 }

@@ -348,7 +348,13 @@ impl Storage {
             };
             let from = piece.from_ms.max(cached_from);
             let to = piece.to_ms.min(cached_to);
-            if width == 0 || from >= to {
+            let fits = width > 0
+                && from < to
+                && self.days.would_fit(
+                    cache_table(query.fact, piece.source),
+                    usize::try_from((to - from) / width).unwrap_or(usize::MAX),
+                );
+            if !fits {
                 sql_pieces.push(*piece);
                 continue;
             }
