@@ -19,7 +19,7 @@ use crate::{
     clock,
     query::params::format_date,
     state::AppState,
-    storage::alerts::{IncidentRow, Message, NewIncident},
+    storage::alerts::{IncidentRow, NewIncident},
 };
 
 /// Runs the rules every `interval` until `stop`; wakes `deliver` whenever
@@ -122,13 +122,11 @@ pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<
                         message: &reading.message,
                         started_at_ms: now_ms,
                     };
-                    let payload = |id| firing_payload(id, &incident);
-                    let message = Message {
-                        event: "firing",
-                        urls: &rules.webhooks,
-                        payload: &payload,
-                    };
-                    storage.open_incident(&incident, &message).await?;
+                    storage
+                        .open_incident(&incident, &rules.webhooks, |id| {
+                            firing_payload(id, &incident)
+                        })
+                        .await?;
                     tracing::warn!(rule = %rule.name, subject, message = %reading.message, "Alert firing.");
                     queued |= !rules.webhooks.is_empty();
                 }

@@ -52,13 +52,6 @@ pub struct DueDelivery {
     pub attempts: i64,
 }
 
-/// `firing` or `resolved`, and the JSON body for an incident id.
-pub struct Message<'a> {
-    pub event: &'static str,
-    pub urls: &'a [String],
-    pub payload: &'a (dyn Fn(i64) -> String + Sync),
-}
-
 impl Storage {
     /// Incidents not resolved yet: still firing, or clear for less than their cooldown.
     pub async fn open_incidents(&self) -> Result<Vec<IncidentRow>, sqlx::Error> {
@@ -71,11 +64,13 @@ impl Storage {
         .await
     }
 
-    /// Opens an incident and queues its `firing` messages, in one transaction.
+    /// Opens an incident and queues its `firing` message to each of `urls`
+    /// (the body made from the new incident's id), in one transaction.
     pub async fn open_incident(
         &self,
         incident: &NewIncident<'_>,
-        message: &Message<'_>,
+        urls: &[String],
+        payload: impl FnOnce(i64) -> String,
     ) -> Result<i64, sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id: i64 = sqlx::query_scalar(
@@ -92,7 +87,19 @@ impl Storage {
         .bind(incident.started_at_ms)
         .fetch_one(&mut *tx)
         .await?;
-        queue(&mut tx, id, message, incident.started_at_ms).await?;
+        let payload = payload(id);
+        for url in urls {
+            sqlx::query(
+                "INSERT INTO alert_deliveries (incident_id, event, url, payload, next_attempt_at)
+                 VALUES (?, 'firing', ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(url)
+            .bind(&payload)
+            .bind(incident.started_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(id)
     }
@@ -275,27 +282,4 @@ impl Storage {
             .await?;
         Ok(done.rows_affected())
     }
-}
-
-async fn queue(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    incident_id: i64,
-    message: &Message<'_>,
-    now_ms: i64,
-) -> Result<(), sqlx::Error> {
-    let payload = (message.payload)(incident_id);
-    for url in message.urls {
-        sqlx::query(
-            "INSERT INTO alert_deliveries (incident_id, event, url, payload, next_attempt_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(incident_id)
-        .bind(message.event)
-        .bind(url)
-        .bind(&payload)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }

@@ -185,19 +185,23 @@ fn event_tenants<'b>(
     ids: &impl Fn(&Option<KeyHash>) -> i64,
 ) -> Vec<(i64, &'b str)> {
     let mut latest: HashMap<i64, &'b str> = HashMap::new();
-    for batch in batches {
-        let named: Box<dyn Iterator<Item = (&Option<KeyHash>, &Option<String>)>> = match batch {
-            Batch::Executions(events) => Box::new(events.iter().map(|e| (&e.key, &e.tenant))),
-            Batch::Requests(events) => Box::new(events.iter().map(|e| (&e.key, &e.tenant))),
-            Batch::Pool(_) => Box::new(std::iter::empty()),
-        };
-        for (key, tenant) in named {
-            if let Some(tenant) = tenant {
-                latest.insert(ids(key), tenant);
-            }
+    for (key, tenant) in batches.iter().flat_map(|b| keys_and_tenants(b)) {
+        if let Some(tenant) = tenant {
+            latest.insert(ids(key), tenant);
         }
     }
     latest.into_iter().filter(|(id, _)| *id != 0).collect()
+}
+
+/// The key and tenant of every event of a batch (pool events have neither).
+fn keys_and_tenants<'b>(
+    batch: &'b Batch,
+) -> Box<dyn Iterator<Item = (&'b Option<KeyHash>, &'b Option<String>)> + 'b> {
+    match batch {
+        Batch::Executions(events) => Box::new(events.iter().map(|e| (&e.key, &e.tenant))),
+        Batch::Requests(events) => Box::new(events.iter().map(|e| (&e.key, &e.tenant))),
+        Batch::Pool(_) => Box::new(std::iter::empty()),
+    }
 }
 
 /// Finds or creates the `api_keys` row of every key in the group that the
@@ -210,12 +214,11 @@ async fn resolve_keys(
 ) -> Result<KeyIds, sqlx::Error> {
     let mut missing: HashSet<&KeyHash> = HashSet::new();
     for batch in batches {
-        let keys: Box<dyn Iterator<Item = &Option<KeyHash>>> = match batch {
-            Batch::Executions(events) => Box::new(events.iter().map(|e| &e.key)),
-            Batch::Requests(events) => Box::new(events.iter().map(|e| &e.key)),
-            Batch::Pool(_) => Box::new(std::iter::empty()),
-        };
-        missing.extend(keys.flatten().filter(|k| !known.contains_key(*k)));
+        missing.extend(
+            keys_and_tenants(batch)
+                .filter_map(|(key, _)| key.as_ref())
+                .filter(|k| !known.contains_key(*k)),
+        );
     }
     let mut found = KeyIds::with_capacity(missing.len());
     for key in missing {
