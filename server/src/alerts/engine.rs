@@ -5,7 +5,7 @@
 //! sent, so one incident is one message each way however long it lasts or
 //! however often it flaps within the cooldown.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use serde::Serialize;
 use tokio::{sync::Notify, sync::watch, task::JoinHandle};
@@ -96,16 +96,23 @@ pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<
                 continue;
             }
         };
-        let incidents: Vec<&IncidentRow> = open.iter().filter(|i| i.rule == rule.name).collect();
+        // By subject (a key spike reads every active key).
+        let incidents: HashMap<&str, &IncidentRow> = open
+            .iter()
+            .filter(|i| i.rule == rule.name)
+            .map(|i| (i.subject.as_str(), i))
+            .collect();
+        let by_subject: HashMap<&str, &Reading> =
+            readings.iter().map(|r| (r.subject.as_str(), r)).collect();
         // Every subject read now, and every subject with an open incident
         // (a key that went quiet reads as clear).
-        let mut subjects: Vec<&str> = readings.iter().map(|r| r.subject.as_str()).collect();
-        subjects.extend(incidents.iter().map(|i| i.subject.as_str()));
+        let mut subjects: Vec<&str> = by_subject.keys().copied().collect();
+        subjects.extend(incidents.keys().copied());
         subjects.sort_unstable();
         subjects.dedup();
         for subject in subjects {
-            let reading = readings.iter().find(|r| r.subject == subject);
-            let incident = incidents.iter().copied().find(|i| i.subject == subject);
+            let reading = by_subject.get(subject).copied();
+            let incident = incidents.get(subject).copied();
             let firing = reading.map_or(Some(false), |r| r.firing);
             match (
                 decide(incident, firing, cooldown_ms(rule), now_ms),
