@@ -60,12 +60,16 @@ pub async fn evaluate(
                     (
                         s.total_executions,
                         100.0 - s.success_rate,
-                        "executions failed",
+                        ("execution", "executions failed"),
                     )
                 }
                 Source::Requests => {
                     let r = query::requests(&context, &filter).await?;
-                    (r.total_requests, r.error_rate, "requests answered 5xx")
+                    (
+                        r.total_requests,
+                        r.error_rate,
+                        ("request", "requests answered 5xx"),
+                    )
                 }
             };
             let firing = (events >= *min_events).then_some(rate > *above_percent);
@@ -75,7 +79,8 @@ pub async fn evaluate(
                 firing,
                 if firing.is_some() {
                     format!(
-                        "{rate:.1} % of {events} {what} in the last {} (threshold {above_percent} %)",
+                        "{rate:.1} % of {events} {} in the last {} (threshold {above_percent} %)",
+                        noun(events, what),
                         span(*window_seconds)
                     )
                 } else {
@@ -93,11 +98,15 @@ pub async fn evaluate(
             let (events, p95, what) = match source {
                 Source::Executions => {
                     let s = query::summary(&context, &filter).await?;
-                    (s.total_executions, s.p95_execution_time_ms, "executions")
+                    (
+                        s.total_executions,
+                        s.p95_execution_time_ms,
+                        ("execution", "executions"),
+                    )
                 }
                 Source::Requests => {
                     let r = query::requests(&context, &filter).await?;
-                    (r.total_requests, r.p95_ms, "requests")
+                    (r.total_requests, r.p95_ms, ("request", "requests"))
                 }
             };
             let p95 = p95.unwrap_or(0.0);
@@ -108,7 +117,8 @@ pub async fn evaluate(
                 firing,
                 if firing.is_some() {
                     format!(
-                        "p95 of {events} {what} is {p95:.0} ms over the last {} (threshold {above_ms} ms)",
+                        "p95 of {events} {} is {p95:.0} ms over the last {} (threshold {above_ms} ms)",
+                        noun(events, what),
                         span(*window_seconds)
                     )
                 } else {
@@ -154,6 +164,21 @@ pub async fn evaluate(
             min_executions,
         } => key_spikes(&context, now_ms, *factor, *weeks, *min_executions).await?,
     })
+}
+
+/// `(one, many)`: "1 execution failed" but "2 executions failed".
+fn noun(n: u64, (one, many): (&'static str, &'static str)) -> String {
+    if n == 1 {
+        // The singular noun, then whatever follows it in the plural phrase.
+        let rest = many.split_once(' ').map_or("", |(_, rest)| rest);
+        if rest.is_empty() {
+            one.to_owned()
+        } else {
+            format!("{one} {rest}")
+        }
+    } else {
+        many.to_owned()
+    }
 }
 
 fn too_few(events: u64, min_events: u64, window_seconds: u64) -> String {
@@ -291,6 +316,20 @@ mod tests {
         assert!(!below(60.0, HealthLevel::Fair));
         assert!(below(39.0, HealthLevel::Poor));
         assert!(!below(90.0, HealthLevel::Excellent));
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(
+            noun(1, ("execution", "executions failed")),
+            "execution failed"
+        );
+        assert_eq!(
+            noun(2, ("execution", "executions failed")),
+            "executions failed"
+        );
+        assert_eq!(noun(1, ("request", "requests")), "request");
+        assert_eq!(noun(0, ("request", "requests")), "requests");
     }
 
     #[test]
