@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::{
     api::{get_alert_history, get_alert_rules, save_alert_rules, test_alert_webhooks},
     charts::group_thousands,
-    pages::server_message,
+    pages::{loaded, server_message},
     types::{AlertDelivery, AlertIncident, AlertRulesDoc},
 };
 
@@ -54,40 +54,25 @@ pub fn AlertsView(tick: RwSignal<u64>) -> impl IntoView {
             <header class="panel-head">
                 <h2>"Incidents"</h2>
             </header>
-            {move || match history.get() {
-                None => view! { <div class="skeleton" aria-busy="true"></div> }.into_any(),
-                Some(Err(e)) => {
-                    view! {
-                        <p class="error" role="alert">
-                            {format!("Could not load the alerts: {}", server_message(&e))}
-                        </p>
+            {move || {
+                loaded(history, "the alerts", |incidents| {
+                    if incidents.is_empty() {
+                        view! {
+                            <p class="empty muted" data-testid="alerts-empty">
+                                "No incidents yet. Rules below decide when one opens."
+                            </p>
+                        }
+                            .into_any()
+                    } else {
+                        view! { <IncidentTable incidents=incidents /> }.into_any()
                     }
-                        .into_any()
-                }
-                Some(Ok(incidents)) if incidents.is_empty() => {
-                    view! {
-                        <p class="empty muted" data-testid="alerts-empty">
-                            "No incidents yet. Rules below decide when one opens."
-                        </p>
-                    }
-                        .into_any()
-                }
-                Some(Ok(incidents)) => view! { <IncidentTable incidents=incidents /> }.into_any(),
+                })
             }}
         </section>
-        {move || match rules.get() {
-            None => view! { <div class="skeleton" aria-busy="true"></div> }.into_any(),
-            Some(Err(e)) => {
-                view! {
-                    <p class="error" role="alert">
-                        {format!("Could not load the alert rules: {}", server_message(&e))}
-                    </p>
-                }
-                    .into_any()
-            }
-            Some(Ok(doc)) => {
-                view! { <RulesEditor doc=doc tick=tick reload=reload outcome=outcome /> }.into_any()
-            }
+        {move || {
+            loaded(rules, "the alert rules", move |doc| {
+                view! { <RulesEditor doc=doc tick=tick reload=reload outcome=outcome /> }
+            })
         }}
     }
 }

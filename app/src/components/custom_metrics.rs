@@ -171,18 +171,7 @@ pub fn CustomMetricsView(
                     if metric.is_empty() { "Custom metrics".to_owned() } else { metric }
                 }}</h2>
             </header>
-            {move || {
-                series
-                    .get()
-                    .and_then(Result::err)
-                    .map(|e| {
-                        view! {
-                            <p class="error" role="alert">
-                                {format!("Could not load the series: {}", crate::pages::server_message(&e))}
-                            </p>
-                        }
-                    })
-            }}
+            {move || crate::pages::error_of(series, "the series")}
             {move || match (catalog.get(), filters.get().metric.is_empty()) {
                 (Some(Ok(list)), _) if list.is_empty() => {
                     view! {

@@ -167,18 +167,7 @@ pub fn SystemMetricsView(
                 {move || loaded().map(|v| format!("averages per {} s, times in UTC", v.bucket_seconds))}
             </span>
         </section>
-        {move || {
-            view_data
-                .get()
-                .and_then(Result::err)
-                .map(|e| {
-                    view! {
-                        <p class="error" role="alert">
-                            {format!("Could not load the host metrics: {}", crate::pages::server_message(&e))}
-                        </p>
-                    }
-                })
-        }}
+        {move || crate::pages::error_of(view_data, "the host metrics")}
         <section class="card mini-stats" data-testid="system-latest" aria-label="Latest readings">
             {move || {
                 let view = loaded().unwrap_or_default();

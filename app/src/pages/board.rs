@@ -41,7 +41,7 @@ const ZONES: [&str; 12] = [
     "Australia/Sydney",
 ];
 
-type Loaded<T> = LocalResource<Result<T, ServerFnError>>;
+pub(crate) type Loaded<T> = LocalResource<Result<T, ServerFnError>>;
 
 #[component]
 pub fn Board() -> impl IntoView {
@@ -379,7 +379,11 @@ fn query_string(q: &MetricsQuery) -> String {
 
 /// A resource's view: a skeleton while loading, the error (logging out on
 /// an expired session), or the rendered value.
-fn loaded<T, V>(resource: Loaded<T>, what: &'static str, render: impl Fn(T) -> V) -> AnyView
+pub(crate) fn loaded<T, V>(
+    resource: Loaded<T>,
+    what: &'static str,
+    render: impl Fn(T) -> V,
+) -> AnyView
 where
     T: Clone + 'static,
     V: IntoView + 'static,
@@ -392,7 +396,11 @@ where
     }
 }
 
-fn error_of<T: Clone + 'static>(resource: Loaded<T>, what: &'static str) -> Option<AnyView> {
+/// The resource's error, if it failed (logging out on an expired session).
+pub(crate) fn error_of<T: Clone + 'static>(
+    resource: Loaded<T>,
+    what: &'static str,
+) -> Option<AnyView> {
     match resource.get() {
         Some(Err(error)) => Some(failure(&error, what).into_any()),
         _ => None,

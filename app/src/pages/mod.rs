@@ -4,5 +4,6 @@ mod board;
 mod dashboard;
 mod not_found;
 
+pub(crate) use board::{error_of, loaded};
 pub use dashboard::{Dashboard, server_message};
 pub use not_found::NotFound;
