@@ -8,10 +8,7 @@ use std::{
 };
 
 use tally::{
-    ingest::{
-        Batch,
-        events::{ContainerSource, ExecStatus, Execution, KeyHash},
-    },
+    model::{Batch, ContainerSource, ExecStatus, Execution, KeyHash},
     storage::{Location, Storage, ingest::KeyIds},
 };
 use tally_tests::{MASTER_KEY, process::ServerProcess};

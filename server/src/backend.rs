@@ -11,7 +11,7 @@ use app::{
 };
 
 use crate::{
-    ingest::events::KeyHash,
+    model::KeyHash,
     query::{
         self, Context, QueryError,
         params::{Filter, format_date},
@@ -205,7 +205,7 @@ impl Backend for AppState {
         tenant: Option<&str>,
     ) -> Result<String, BackendError> {
         let tenant = tenant
-            .map(crate::ingest::events::tenant)
+            .map(crate::model::tenant)
             .transpose()
             .map_err(|m| BackendError::BadRequest(format!("`tenant` {m}")))?;
         self.update_key(key, KeyField::Tenant(tenant.as_deref()))

@@ -4,7 +4,6 @@
 //! everything else lives here so tests can start the real application.
 
 pub mod alerts;
-pub mod auth;
 pub mod backend;
 pub mod clock;
 pub mod config;
@@ -15,7 +14,7 @@ pub mod histogram;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
-pub mod otlp;
+pub mod model;
 pub mod otlp_export;
 pub mod otlp_mapping;
 pub mod query;
@@ -27,3 +26,6 @@ pub mod state;
 pub mod storage;
 pub mod system;
 pub mod telemetry;
+
+#[cfg(test)]
+mod module_graph;

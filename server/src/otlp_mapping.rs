@@ -15,7 +15,7 @@
 
 use crate::{
     histogram,
-    ingest::events::ExecStatus,
+    model::ExecStatus,
     storage::{
         custom_metrics::{MetricPoint, PointValue},
         ingest::MappedExecutions,

@@ -195,7 +195,7 @@ impl Sender {
             return Ok(());
         };
         for (name, raw, _) in KEYS {
-            let hash = crate::ingest::events::KeyHash::of_raw_key(raw);
+            let hash = crate::model::KeyHash::of_raw_key(raw);
             let url = format!(
                 "{}/api/v1/admin/api-keys/{}",
                 self.config.base_url,

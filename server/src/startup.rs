@@ -167,7 +167,7 @@ impl Application {
         let deliver = Arc::new(tokio::sync::Notify::new());
         let alert_tasks = [
             crate::alerts::engine::start(
-                state.clone(),
+                state.health_check(),
                 state.alerts.clone(),
                 Duration::from_secs(state.config.alert_eval_interval_seconds),
                 Arc::clone(&deliver),

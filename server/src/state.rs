@@ -27,17 +27,40 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Where the query layer reads from, with the configured retention.
+    pub fn query_source(&self) -> crate::query::Source {
+        crate::query::Source {
+            storage: self.storage.clone(),
+            execution_retention_days: self.config.metrics_execution_retention_days,
+            daily_retention_days: self.config.metrics_daily_retention_days,
+        }
+    }
+
     /// What the query layer needs, as of now.
     pub fn query_context(&self) -> crate::query::Context {
-        let now_ms = crate::clock::now_ms();
-        let day_ms = 86_400_000;
-        crate::query::Context {
-            storage: self.storage.clone(),
-            now_ms,
-            detail_oldest_ms: now_ms
-                - i64::from(self.config.metrics_execution_retention_days) * day_ms,
-            daily_oldest_ms: now_ms - i64::from(self.config.metrics_daily_retention_days) * day_ms,
+        self.query_source().context()
+    }
+
+    /// What the health score reads.
+    pub fn health_check(&self) -> crate::health::HealthCheck {
+        let config = &self.config;
+        crate::health::HealthCheck {
+            source: self.query_source(),
+            system: self.system.clone(),
+            counters: self.counters.clone(),
+            thresholds: crate::health::Thresholds {
+                slow_seconds: config.health_slow_seconds,
+                error_rate_percent: config.health_error_rate_percent,
+                cpu_percent: config.health_cpu_percent,
+                memory_percent: config.health_memory_percent,
+                pool_hit_rate_percent: config.health_pool_hit_rate_percent,
+            },
         }
+    }
+
+    /// The health score of the last five minutes.
+    pub async fn health(&self) -> Result<crate::health::Health, crate::query::QueryError> {
+        self.health_check().assess().await
     }
 
     /// Process figures for the Prometheus export and `/metrics`.
@@ -58,53 +81,5 @@ impl AppState {
             health_score: None,
             open_incidents: None,
         }
-    }
-
-    /// The health score of the last five minutes.
-    pub async fn health(&self) -> Result<crate::health::Health, crate::query::QueryError> {
-        let context = self.query_context();
-        let now = context.now_ms;
-        let query = app::types::MetricsQuery {
-            // Up to now: no end date (a formatted one drops the milliseconds).
-            start_date: Some(crate::query::params::format_date(now - 5 * 60_000)),
-            ..Default::default()
-        };
-        let filter = context.filter(&query)?;
-        let requests = crate::query::requests(&context, &filter).await?;
-        let summary = crate::query::summary(&context, &filter).await?;
-        let total: f64 = requests.endpoints.iter().map(|e| e.requests as f64).sum();
-        let weighted: f64 = requests
-            .endpoints
-            .iter()
-            .map(|e| e.avg_ms * e.requests as f64)
-            .sum();
-        let slowest = requests
-            .endpoints
-            .iter()
-            .filter_map(|e| Some((format!("{} {}", e.method, e.endpoint), e.p95_ms? / 1000.0)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        let sample = self
-            .system
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let config = &self.config;
-        let thresholds = crate::health::Thresholds {
-            slow_seconds: config.health_slow_seconds,
-            error_rate_percent: config.health_error_rate_percent,
-            cpu_percent: config.health_cpu_percent,
-            memory_percent: config.health_memory_percent,
-            pool_hit_rate_percent: config.health_pool_hit_rate_percent,
-        };
-        let inputs = crate::health::HealthInputs {
-            avg_response_seconds: (total > 0.0).then(|| weighted / total / 1000.0),
-            error_rate_percent: requests.error_rate,
-            cpu_percent: sample.as_ref().map(|s| s.cpu_percent),
-            memory_percent: sample.as_ref().map(|s| s.memory_percent),
-            pool_hit_rate_percent: (summary.total_executions > 0).then_some(summary.pool_hit_rate),
-            slowest_endpoint: slowest,
-            counters_down: !self.counters.is_fresh(),
-        };
-        Ok(crate::health::score(inputs, &thresholds))
     }
 }

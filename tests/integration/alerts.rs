@@ -340,7 +340,7 @@ at_least = 1000
         .iter()
         .find(|i| i["rule"] == "Key spike")
         .unwrap();
-    let key = tally::ingest::events::KeyHash::of_raw_key("sk-spiky");
+    let key = tally::model::KeyHash::of_raw_key("sk-spiky");
     assert_eq!(spike["subject"], key.prefix());
     assert_eq!(spike["value"], 6.0);
     assert_eq!(spike["threshold"], 3.0);

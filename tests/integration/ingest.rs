@@ -144,7 +144,7 @@ async fn executions_land_in_raw_rows_and_both_rollups() {
         .await
         .unwrap();
     assert_eq!(keys.len(), 3);
-    let expected = tally::ingest::events::KeyHash::of_raw_key("sk-test-0");
+    let expected = tally::model::KeyHash::of_raw_key("sk-test-0");
     assert!(keys.contains(&expected.as_str().to_owned()));
     let raw_key_rows: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM executions WHERE session_id LIKE '%sk-test%' OR user_id LIKE '%sk-test%'",
@@ -464,7 +464,7 @@ async fn api_keys_can_be_named_by_hash_or_prefix() {
     let app = spawn_app().await;
     app.post_events("executions", &json!(executions(3, 1, "named")))
         .await;
-    let hash = tally::ingest::events::KeyHash::of_raw_key("sk-test-1");
+    let hash = tally::model::KeyHash::of_raw_key("sk-test-1");
     let put = |key: String, body: Value| {
         let request = app
             .client

@@ -91,7 +91,7 @@ fn rfc3339(ms: i64) -> String {
 }
 
 fn key_hash(i: usize) -> String {
-    tally::ingest::events::KeyHash::of_raw_key(KEYS[i])
+    tally::model::KeyHash::of_raw_key(KEYS[i])
         .prefix()
         .to_owned()
 }

@@ -108,7 +108,7 @@ async fn expired_rows_are_archived_then_deleted() {
     let mut expected: Vec<String> = (11..=40).map(|d| format!("old-{d}")).collect();
     expected.sort();
     assert_eq!(ids, expected);
-    let key = tally::ingest::events::KeyHash::of_raw_key("sk-retention");
+    let key = tally::model::KeyHash::of_raw_key("sk-retention");
     assert!(
         archived
             .iter()

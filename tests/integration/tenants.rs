@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tally::ingest::events::KeyHash;
+use tally::model::KeyHash;
 use tally_tests::{MASTER_KEY, TestApp, spawn_app};
 
 /// `n` executions of `key` (raw), optionally naming a tenant; every third fails.

@@ -17,15 +17,15 @@ use super::{
 };
 use crate::{
     clock,
+    health::HealthCheck,
     query::params::format_date,
-    state::AppState,
     storage::alerts::{IncidentRow, NewIncident},
 };
 
 /// Runs the rules every `interval` until `stop`; wakes `deliver` whenever
 /// it queues messages.
 pub fn start(
-    state: AppState,
+    check: HealthCheck,
     alerts: AlertRules,
     interval: Duration,
     deliver: Arc<Notify>,
@@ -39,7 +39,7 @@ pub fn start(
                 _ = ticker.tick() => {}
                 _ = stop.changed() => break,
             }
-            match tick(&state, &alerts, clock::now_ms()).await {
+            match tick(&check, &alerts, clock::now_ms()).await {
                 Ok(true) => deliver.notify_one(),
                 Ok(false) => {}
                 Err(error) => {
@@ -81,14 +81,18 @@ fn decide(open: Option<&IncidentRow>, firing: Option<bool>, cooldown_ms: i64, no
 }
 
 /// One pass over the rules. Returns whether messages were queued.
-pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<bool, sqlx::Error> {
+pub async fn tick(
+    check: &HealthCheck,
+    alerts: &AlertRules,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
     alerts.reload_if_changed();
     let rules = alerts.rules();
-    let storage = &state.storage;
+    let storage = &check.source.storage;
     let open = storage.open_incidents().await?;
     let mut queued = false;
     for rule in rules.rules.iter().filter(|r| r.enabled) {
-        let readings = match evaluate(state, rule, now_ms).await {
+        let readings = match evaluate(check, rule, now_ms).await {
             Ok(readings) => readings,
             Err(error) => {
                 // No verdict: its incidents stay as they are.
@@ -146,7 +150,7 @@ pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<
                     storage.incident_clear_since(incident.id, now_ms).await?;
                 }
                 (Step::Resolve, Some(incident), reading) => {
-                    queued |= resolve(state, incident, reading, now_ms).await?;
+                    queued |= resolve(check, incident, reading, now_ms).await?;
                 }
                 _ => {}
             }
@@ -159,7 +163,7 @@ pub async fn tick(state: &AppState, alerts: &AlertRules, now_ms: i64) -> Result<
             .iter()
             .any(|r| r.enabled && r.name == incident.rule)
         {
-            queued |= resolve(state, incident, None, now_ms).await?;
+            queued |= resolve(check, incident, None, now_ms).await?;
         }
     }
     Ok(queued)
@@ -172,7 +176,7 @@ fn cooldown_ms(rule: &Rule) -> i64 {
 /// Resolves an incident; its `resolved` message goes to the webhooks that
 /// were sent its `firing` one. Returns whether messages were queued.
 async fn resolve(
-    state: &AppState,
+    check: &HealthCheck,
     incident: &IncidentRow,
     latest: Option<&Reading>,
     now_ms: i64,
@@ -187,7 +191,8 @@ async fn resolve(
         ..incident.clone()
     };
     let payload = resolved_payload(&resolved);
-    let queued = state
+    let queued = check
+        .source
         .storage
         .resolve_incident(incident.id, now_ms, &payload)
         .await?;

@@ -5,8 +5,8 @@ use app::types::MetricsQuery;
 
 use super::rules::{Condition, HealthLevel, Rule, Source};
 use crate::{
+    health::HealthCheck,
     query::{self, QueryError, params::format_date},
-    state::AppState,
 };
 
 /// One reading of a rule for one subject.
@@ -27,11 +27,11 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// Reads `rule` as of `now_ms`. Subjects not in the answer are clear.
 pub async fn evaluate(
-    state: &AppState,
+    check: &HealthCheck,
     rule: &Rule,
     now_ms: i64,
 ) -> Result<Vec<Reading>, QueryError> {
-    let context = state.query_context();
+    let context = check.source.context();
     // Up to now: no end date (a formatted one drops the milliseconds).
     let last = |seconds: u64| MetricsQuery {
         start_date: Some(format_date(now_ms - seconds as i64 * 1000)),
@@ -144,7 +144,7 @@ pub async fn evaluate(
             )
         }
         Condition::HealthBelow { status } => {
-            let health = state.health().await?;
+            let health = check.assess().await?;
             let score = f64::from(health.overall_score);
             platform(
                 score,

@@ -14,7 +14,7 @@ pub mod service;
 
 pub use app::types::{LiveCounters, WindowCounts};
 
-use crate::ingest::events::ExecStatus;
+use crate::model::ExecStatus;
 
 pub use service::Counters;
 

@@ -13,8 +13,14 @@ use std::{
 
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use super::{CounterStore, CounterUpdate, LiveCounters, Window, rows_of};
-use crate::{clock, storage::Storage};
+use super::{
+    CounterRow, CounterStore, CounterUpdate, DAYS_KEPT, HOURS_KEPT, LiveCounters, MINUTES_KEPT,
+    Window, rows_of,
+};
+use crate::{
+    clock,
+    storage::{Storage, live::LiveRow},
+};
 
 /// Updates waiting for the store. Beyond this the writer drops updates and
 /// asks for a rebuild rather than wait.
@@ -160,9 +166,37 @@ async fn run(
 /// execution row the snapshot included.
 async fn rebuild(store: &dyn CounterStore, storage: &Storage) -> anyhow::Result<i64> {
     let now_minute = clock::now_ms().div_euclid(60_000);
-    let snapshot = storage.counter_snapshot(now_minute).await?;
-    store
-        .replace(&Window::all_kept(now_minute), &snapshot.rows)
+    // Hours and days come from the hourly rollups; the oldest kept day
+    // starts before the oldest kept hour, so read from the day.
+    let first_hour = now_minute.div_euclid(60) - HOURS_KEPT + 1;
+    let first_day = now_minute.div_euclid(1440) - DAYS_KEPT + 1;
+    let snapshot = storage
+        .live_snapshot(
+            now_minute - MINUTES_KEPT + 1,
+            first_hour.min(first_day * 24),
+        )
         .await?;
+    let row = |window: Window, r: &LiveRow| CounterRow {
+        window,
+        key: r.key.clone(),
+        language: r.language.clone(),
+        status: r.status.clone(),
+        executions: r.executions,
+        time_ms: r.time_ms,
+    };
+    let mut rows: Vec<CounterRow> = snapshot
+        .minutes
+        .iter()
+        .map(|r| row(Window::Minute(r.unit), r))
+        .collect();
+    for r in &snapshot.hours {
+        if r.unit >= first_hour {
+            rows.push(row(Window::Hour(r.unit), r));
+        }
+        if r.unit.div_euclid(24) >= first_day {
+            rows.push(row(Window::Day(r.unit.div_euclid(24)), r));
+        }
+    }
+    store.replace(&Window::all_kept(now_minute), &rows).await?;
     Ok(snapshot.through_row)
 }

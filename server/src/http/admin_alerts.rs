@@ -15,11 +15,12 @@ use axum::{
 };
 use serde::Deserialize;
 
+use super::auth;
 use super::{
     error::ApiError,
     routes::{Access, Routes},
 };
-use crate::{auth, state::AppState};
+use crate::state::AppState;
 
 pub fn routes(routes: Routes) -> Routes {
     routes

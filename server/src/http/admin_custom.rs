@@ -15,12 +15,12 @@ use serde_json::{Value, json};
 
 use app::types::MetricsQuery;
 
+use super::auth;
 use super::{
     error::ApiError,
     routes::{Access, Routes},
 };
 use crate::{
-    auth,
     query::{
         QueryError,
         params::TimeRange,

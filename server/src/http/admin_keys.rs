@@ -18,7 +18,8 @@ use super::{
 };
 use app::backend::Backend;
 
-use crate::{auth, state::AppState, storage::keys::KeyField};
+use super::auth;
+use crate::{state::AppState, storage::keys::KeyField};
 
 pub fn routes(routes: Routes) -> Routes {
     routes

@@ -4,11 +4,12 @@
 use app::backend::Backend;
 use axum::{Json, extract::State, http::HeaderMap, routing::get};
 
+use super::auth;
 use super::{
     error::ApiError,
     routes::{Access, Routes},
 };
-use crate::{auth, counters::LiveCounters, state::AppState};
+use crate::{counters::LiveCounters, state::AppState};
 
 pub fn routes(routes: Routes) -> Routes {
     routes.route(

@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use app::types::MetricsQuery;
 
+use super::auth;
 use super::{
     error::ApiError,
     routes::{Access, Routes},
 };
 use crate::{
-    auth,
     export::{csv::CsvTable, influx::InfluxLines, prometheus},
     query::{self, QueryError, params::Filter},
     state::AppState,

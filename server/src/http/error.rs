@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::ingest::{events::FieldError, writer::WriteError};
+use crate::{ingest::writer::WriteError, model::FieldError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -7,8 +7,12 @@ mod admin_keys;
 mod admin_live;
 mod admin_metrics;
 mod assets;
+pub mod auth;
 pub mod error;
 mod health;
+mod ingest;
+mod ingest_body;
+mod otlp;
 mod public_metrics;
 pub mod routes;
 mod security;
@@ -29,8 +33,8 @@ fn all_routes(config: &Config) -> Routes {
         get(|| async { Redirect::temporary("/monitoring") }),
     );
     routes = health::routes(routes);
-    routes = crate::ingest::routes(routes, config.max_body_bytes);
-    routes = crate::otlp::routes(routes, config.max_body_bytes);
+    routes = ingest::routes(routes, config.max_body_bytes);
+    routes = otlp::routes(routes, config.max_body_bytes);
     routes = admin_alerts::routes(routes);
     routes = admin_custom::routes(routes);
     routes = admin_keys::routes(routes);

@@ -21,13 +21,13 @@ use serde_json::{Value, json};
 
 use app::types::MetricsQuery;
 
+use super::auth;
 use super::{
     admin_metrics::prometheus_response,
     error::ApiError,
     routes::{Access, Routes},
 };
 use crate::{
-    auth,
     config::PublicMetrics,
     query::{self, QueryError, params::Filter},
     state::AppState,

@@ -31,7 +31,7 @@ pub fn routes(routes: Routes) -> Routes {
 async fn handle(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
     let headers = request.headers();
     let caller = Caller {
-        is_admin: crate::auth::require_admin(&state, headers).is_ok(),
+        is_admin: super::auth::require_admin(&state, headers).is_ok(),
     };
     let info = RequestInfo {
         session_token: crate::sessions::token_from_cookies(

@@ -9,10 +9,10 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::Batch;
 use crate::{
     clock,
     counters::Counters,
+    model::Batch,
     storage::{
         Storage,
         ingest::{BatchOutcome, KeyIds},
@@ -206,9 +206,8 @@ async fn commit(
 ) -> Result<(), WriteError> {
     let batches: Vec<&Batch> = group.iter().map(|job| &job.batch).collect();
     let started = std::time::Instant::now();
-    let result = storage
-        .commit_group(&batches, key_ids, clock::now_ms())
-        .await;
+    let now_ms = clock::now_ms();
+    let result = storage.commit_group(&batches, key_ids, now_ms).await;
     match result {
         Ok(outcome) => {
             tracing::debug!(
@@ -216,7 +215,9 @@ async fn commit(
                 elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
                 "Group committed."
             );
-            if let Some(update) = outcome.counters {
+            if let Some(update) =
+                super::counter_deltas::of_commit(&batches, &outcome.stored, now_ms)
+            {
                 counters.submit(update);
             }
             for (job, batch_outcome) in group.into_iter().zip(outcome.batches) {

@@ -22,7 +22,9 @@ use crate::{
     histogram::{self, Counts},
     storage::{
         Storage,
-        queries::{Aggregate, Dim, EXECUTIONS, Fact, Group, POOL, Piece, REQUESTS, Source},
+        queries::{
+            Aggregate, Dim, EXECUTIONS, Fact, Group, POOL, Piece, REQUESTS, Source as PieceSource,
+        },
     },
 };
 
@@ -32,6 +34,28 @@ pub enum QueryError {
     Param(#[from] ParamError),
     #[error("database: {0}")]
     Storage(#[from] sqlx::Error),
+}
+
+/// Where queries read from: the storage and the retention that bounds it.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub storage: Storage,
+    pub execution_retention_days: u32,
+    pub daily_retention_days: u32,
+}
+
+impl Source {
+    /// A context as of now.
+    pub fn context(&self) -> Context {
+        let now_ms = crate::clock::now_ms();
+        let day_ms = 86_400_000;
+        Context {
+            storage: self.storage.clone(),
+            now_ms,
+            detail_oldest_ms: now_ms - i64::from(self.execution_retention_days) * day_ms,
+            daily_oldest_ms: now_ms - i64::from(self.daily_retention_days) * day_ms,
+        }
+    }
 }
 
 /// What a query needs besides its parameters.
@@ -517,12 +541,12 @@ async fn time_series_of(ctx: &Context, filter: &Filter) -> Result<TimeSeries, Qu
     let utc_days = filter.granularity == Granularity::Day && is_utc_over(filter.tz, from, to);
     let pieces = match filter.granularity {
         Granularity::Minute => vec![Piece {
-            source: Source::Raw,
+            source: PieceSource::Raw,
             from_ms: from,
             to_ms: to,
         }],
         Granularity::Day if utc_days => vec![Piece {
-            source: Source::Daily,
+            source: PieceSource::Daily,
             from_ms: from,
             to_ms: to,
         }],
@@ -545,7 +569,7 @@ async fn time_series_of(ctx: &Context, filter: &Filter) -> Result<TimeSeries, Qu
     let mut totals: Vec<ExecTotals> = vec![ExecTotals::default(); buckets.starts.len()];
     let daily_before = pieces
         .iter()
-        .filter(|p| p.source == Source::Daily)
+        .filter(|p| p.source == PieceSource::Daily)
         .map(|p| p.to_ms)
         .max()
         .unwrap_or(i64::MIN);
@@ -624,7 +648,7 @@ async fn heatmap_of(ctx: &Context, filter: &Filter) -> Result<Vec<Vec<u64>>, Que
         .max(ceil_to(ctx.detail_oldest_ms, HOUR_MS));
     let pieces: Vec<Piece> = plan::hourly(from, filter.range.to_ms, ctx.detail_oldest_ms)
         .into_iter()
-        .filter(|p| p.source == Source::Hourly)
+        .filter(|p| p.source == PieceSource::Hourly)
         .collect();
     let groups = ctx
         .groups(&EXECUTIONS, filter, &pieces, &[Dim::Bucket], false)

@@ -225,11 +225,7 @@ pub fn parse(query: &MetricsQuery, bounds: Bounds) -> Result<Filter, ParamError>
     Ok(Filter {
         range,
         keys: list("api_key_hash", query.api_key_hash.as_deref(), key_prefix)?,
-        tenants: list(
-            "tenant",
-            query.tenant.as_deref(),
-            crate::ingest::events::tenant,
-        )?,
+        tenants: list("tenant", query.tenant.as_deref(), crate::model::tenant)?,
         languages: list("language", query.language.as_deref(), language)?,
         tz,
         compare,

@@ -11,12 +11,8 @@ use super::{
     sql::{Bind, Merge, bind_all, insert_returning_new, rollup_upsert},
 };
 use crate::{
-    counters::{CounterDelta, CounterUpdate},
     histogram::{self, Counts},
-    ingest::{
-        Batch,
-        events::{ApiRequest, ContainerSource, ExecStatus, Execution, KeyHash, PoolEvent},
-    },
+    model::{ApiRequest, Batch, ContainerSource, ExecStatus, Execution, KeyHash, PoolEvent},
 };
 
 /// Rows per multi-row INSERT: 64 × 19 columns stays far below SQLite's
@@ -24,8 +20,6 @@ use crate::{
 const INSERT_CHUNK: usize = 64;
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
-/// Hot counters cover the last two days; older events only reach SQLite.
-const COUNTER_HORIZON_MS: i64 = 2 * DAY * 1000;
 
 /// What one batch of a group came to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,8 +34,9 @@ pub struct BatchOutcome {
 pub struct GroupOutcome {
     /// One entry per batch, in the order given.
     pub batches: Vec<BatchOutcome>,
-    /// Hot-counter increments for the executions stored, if any.
-    pub counters: Option<CounterUpdate>,
+    /// Per batch, per event: the row id of each event stored now, `None`
+    /// for a duplicate.
+    pub stored: Vec<Vec<Option<i64>>>,
 }
 
 /// Execution increments that do not come from events (OTLP metrics mapped
@@ -88,18 +83,16 @@ impl Storage {
 
         let mut outcome = GroupOutcome::default();
         let mut rollups = Rollups::default();
-        let mut counters = CounterAccumulator::new(received_at_ms);
         for batch in batches {
             let batch_outcome = match batch {
                 Batch::Executions(events) => {
                     let stored = insert_executions(&mut tx, events, &ids, received_at_ms).await?;
                     for (event, row_id) in events.iter().zip(&stored) {
-                        if let Some(row_id) = row_id {
+                        if row_id.is_some() {
                             rollups.add_execution(event, ids(&event.key));
-                            counters.add(event, *row_id);
                         }
                     }
-                    count(&stored)
+                    stored
                 }
                 Batch::Requests(events) => {
                     let stored = insert_requests(&mut tx, events, &ids, received_at_ms).await?;
@@ -108,7 +101,7 @@ impl Storage {
                             rollups.add_request(event, ids(&event.key));
                         }
                     }
-                    count(&stored)
+                    stored
                 }
                 Batch::Pool(events) => {
                     let stored = insert_pool_events(&mut tx, events, received_at_ms).await?;
@@ -117,17 +110,17 @@ impl Storage {
                             rollups.add_pool(event);
                         }
                     }
-                    count(&stored)
+                    stored
                 }
             };
-            outcome.batches.push(batch_outcome);
+            outcome.batches.push(count(&batch_outcome));
+            outcome.stored.push(batch_outcome);
         }
         rollups.write(&mut tx).await?;
         tx.commit().await?;
         self.rollups_changed(rollups.touched_buckets());
 
         key_ids.extend(new_keys);
-        outcome.counters = counters.finish();
         Ok(outcome)
     }
 }
@@ -818,58 +811,4 @@ async fn upsert_groups<'a, K, V>(
         .await?;
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Hot counters
-
-/// Collects counter increments for executions recent enough to matter.
-struct CounterAccumulator {
-    horizon_ms: i64,
-    deltas: HashMap<(i64, Option<String>, String, &'static str), CounterDelta>,
-    first_row: Option<i64>,
-    last_row: i64,
-}
-
-impl CounterAccumulator {
-    fn new(now_ms: i64) -> Self {
-        Self {
-            horizon_ms: now_ms - COUNTER_HORIZON_MS,
-            deltas: HashMap::new(),
-            first_row: None,
-            last_row: 0,
-        }
-    }
-
-    fn add(&mut self, e: &Execution, row_id: i64) {
-        self.first_row = Some(self.first_row.map_or(row_id, |f| f.min(row_id)));
-        self.last_row = self.last_row.max(row_id);
-        if e.created_at_ms < self.horizon_ms {
-            return;
-        }
-        let minute = e.created_at_ms.div_euclid(60_000);
-        let key = e.key.as_ref().map(|k| k.prefix().to_owned());
-        let delta = self
-            .deltas
-            .entry((minute, key.clone(), e.language.clone(), e.status.as_str()))
-            .or_insert_with(|| CounterDelta {
-                minute,
-                key,
-                language: e.language.clone(),
-                status: e.status,
-                executions: 0,
-                time_ms: 0.0,
-            });
-        delta.executions += 1;
-        delta.time_ms += e.execution_time_ms;
-    }
-
-    fn finish(self) -> Option<CounterUpdate> {
-        let first_row = self.first_row?;
-        Some(CounterUpdate {
-            first_row,
-            last_row: self.last_row,
-            deltas: self.deltas.into_values().collect(),
-        })
-    }
 }

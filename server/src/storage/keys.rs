@@ -4,7 +4,7 @@
 use sqlx::{FromRow, Sqlite, Transaction};
 
 use super::Storage;
-use crate::ingest::events::KeyHash;
+use crate::model::KeyHash;
 
 /// What an admin can set on a key.
 #[derive(Clone, Copy, Debug)]

@@ -6,8 +6,8 @@ use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::events::FieldError;
 use crate::http::error::ApiError;
+use crate::model::FieldError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -136,7 +136,7 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::events::{Execution, ExecutionInput, Limits};
+    use crate::model::{Execution, ExecutionInput, Limits};
 
     fn limits() -> Limits {
         Limits {
@@ -225,7 +225,7 @@ mod properties {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::ingest::events::{ExecutionInput, Limits, PoolInput, RequestInput};
+    use crate::model::{ExecutionInput, Limits, PoolInput, RequestInput};
 
     fn limits() -> Limits {
         Limits {

@@ -2,6 +2,9 @@
 //! minutes (API response time, error rate, CPU, memory), a status level, and
 //! rule-based recommendations.
 
+mod check;
+
+pub use check::HealthCheck;
 use serde::Serialize;
 
 /// What the score is computed from.

@@ -20,8 +20,9 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 
+use super::auth;
 use crate::{
-    auth, clock,
+    clock,
     http::{
         error::ApiError,
         routes::{Access, Routes},

@@ -1,0 +1,17 @@
+//! Tally's domain types: the events a platform sends, parsed into values
+//! that are valid by construction, and the keys and tenants they name.
+//! Every other module imports from here; this module imports from none.
+
+mod batch;
+mod execution;
+mod fields;
+mod key;
+mod pool;
+mod request;
+
+pub use batch::Batch;
+pub use execution::{ContainerSource, ExecStatus, Execution, ExecutionInput};
+pub use fields::{FieldError, Limits, TimestampInput, format_ms};
+pub use key::{KeyHash, MAX_TENANT, tenant};
+pub use pool::{PoolEvent, PoolInput, PoolKind};
+pub use request::{ApiRequest, METHODS, RequestInput};
