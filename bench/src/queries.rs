@@ -9,7 +9,7 @@ use std::{
 
 use tally::{
     model::{Batch, ContainerSource, ExecStatus, Execution, KeyHash},
-    storage::{Location, Storage, ingest::KeyIds},
+    storage::{Location, Storage, commit::WriterState},
 };
 use tally_tests::{MASTER_KEY, process::ServerProcess};
 
@@ -60,7 +60,7 @@ async fn database(executions: usize) -> anyhow::Result<PathBuf> {
         .collect();
     let now = tally::clock::now_ms();
     let span = 89 * DAY_MS;
-    let mut key_ids = KeyIds::new();
+    let mut writer = WriterState::one_off();
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
@@ -111,7 +111,7 @@ async fn database(executions: usize) -> anyhow::Result<PathBuf> {
             })
             .collect();
         let batch = Batch::Executions(events);
-        storage.commit_group(&[&batch], &mut key_ids, now).await?;
+        storage.commit_group(&[&batch], &mut writer, now).await?;
         written += n;
         if written % 1_000_000 < CHUNK {
             println!("  {written} rows, {:.0} s", started.elapsed().as_secs_f64());

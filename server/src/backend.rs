@@ -28,6 +28,10 @@ impl From<QueryError> for BackendError {
                 tracing::error!(error = %e, "Dashboard query failed.");
                 Self::Internal
             }
+            QueryError::Unanswerable(e) => {
+                tracing::error!(error = %e, "Dashboard query failed.");
+                Self::Internal
+            }
         }
     }
 }

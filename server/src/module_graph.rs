@@ -25,9 +25,15 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "startup", "jobs",
         ],
     ),
-    ("query", &["ingest", "counters", "http", "state", "backend", "startup"]),
+    (
+        "query",
+        &["ingest", "counters", "http", "state", "backend", "startup"],
+    ),
     ("ingest", &["http", "state", "query", "backend", "startup"]),
-    ("counters", &["http", "state", "query", "ingest", "backend", "startup"]),
+    (
+        "counters",
+        &["http", "state", "query", "ingest", "backend", "startup"],
+    ),
 ];
 
 /// `crate::name` paths of one file's code (comments removed), including the

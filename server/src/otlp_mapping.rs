@@ -17,8 +17,8 @@ use crate::{
     histogram,
     model::ExecStatus,
     storage::{
+        commit::MappedExecutions,
         custom_metrics::{MetricPoint, PointValue},
-        ingest::MappedExecutions,
     },
 };
 
@@ -106,8 +106,8 @@ pub fn executions(
 /// An OTel histogram (bounds in seconds) into Tally's bins: each bucket's
 /// count goes to the bin of the bucket's middle (its lower bound for the
 /// last, open bucket).
-fn rebin_seconds(bounds: &[f64], buckets: &[u64]) -> Box<histogram::Counts> {
-    let mut counts = Box::new([0u64; histogram::BINS]);
+fn rebin_seconds(bounds: &[f64], buckets: &[u64]) -> histogram::Histogram {
+    let mut counts = histogram::Histogram::new();
     for (i, n) in buckets.iter().enumerate() {
         if *n == 0 {
             continue;
@@ -121,7 +121,7 @@ fn rebin_seconds(bounds: &[f64], buckets: &[u64]) -> Box<histogram::Counts> {
             Some(high) => (low + high) / 2.0,
             None => low,
         };
-        counts[histogram::bin_of((seconds * 1000.0).max(0.0))] += n;
+        counts.add_to_bin(histogram::bin_of((seconds * 1000.0).max(0.0)), *n);
     }
     counts
 }
@@ -146,9 +146,17 @@ mod tests {
     #[test]
     fn histograms_are_rebinned_by_bucket_middle() {
         let counts = rebin_seconds(&[0.1, 1.0], &[2, 3, 1]);
-        assert_eq!(counts.iter().sum::<u64>(), 6);
-        assert_eq!(counts[histogram::bin_of(50.0)], 2);
-        assert_eq!(counts[histogram::bin_of(550.0)], 3);
-        assert_eq!(counts[histogram::bin_of(1000.0)], 1);
+        assert_eq!(counts.total(), 6);
+        let at = |ms: f64| {
+            let bin = histogram::bin_of(ms) as u16;
+            counts
+                .bins()
+                .iter()
+                .find(|(b, _)| *b == bin)
+                .map_or(0, |(_, n)| *n)
+        };
+        assert_eq!(at(50.0), 2);
+        assert_eq!(at(550.0), 3);
+        assert_eq!(at(1000.0), 1);
     }
 }

@@ -91,12 +91,12 @@ async fn executions_land_in_raw_rows_and_both_rollups() {
         scalar_f64(&db, "SELECT COUNT(*) * 1.0 FROM executions").await,
         300.0
     );
-    for table in ["hourly", "daily"] {
+    for (table, grain) in [("hourly", 3600), ("daily", 86400)] {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT SUM(executions), SUM(sum_time_ms), SUM(sum_cpu_ms), SUM(sum_memory_mb),
                     SUM(sum_output_bytes), SUM(sum_files_uploaded), SUM(sum_queue_wait_ms),
                     MAX(max_time_ms), SUM(repl_executions)
-             FROM execution_rollup_{table}"
+             FROM exec_rollup_by_key_language WHERE grain = {grain}"
         )))
         .fetch_one(&db)
         .await
@@ -114,21 +114,22 @@ async fn executions_land_in_raw_rows_and_both_rollups() {
         assert_eq!(row.get::<f64, _>(7), 5.0 + 16.0 * 13.25);
         assert_eq!(row.get::<i64, _>(8), 60);
     }
-    // The histogram columns hold one count per execution.
-    let hist_total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT SUM({}) FROM execution_rollup_daily",
-        tally::histogram::column_names()
-            .collect::<Vec<_>>()
-            .join(" + ")
-    )))
-    .fetch_one(&db)
+    // The histograms hold one count per execution.
+    let hist_total: i64 = sqlx::query_scalar::<_, Vec<u8>>(
+        "SELECT hist FROM exec_rollup_by_key_language WHERE grain = 86400",
+    )
+    .fetch_all(&db)
     .await
-    .unwrap();
+    .unwrap()
+    .iter()
+    .map(|blob| tally::histogram::Histogram::decode(blob).unwrap().total() as i64)
+    .sum();
     assert_eq!(hist_total, 300);
     // Per-language counts agree between raw rows and rollups.
     let by_language: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT r.language, r.n, (SELECT COUNT(*) FROM executions e WHERE e.language = r.language)
-         FROM (SELECT language, SUM(executions) AS n FROM execution_rollup_hourly GROUP BY language) r",
+         FROM (SELECT l.name AS language, SUM(executions) AS n FROM exec_rollup_by_language x
+               JOIN languages l ON l.id = x.language_id WHERE grain = 3600 GROUP BY l.name) r",
     )
     .fetch_all(&db)
     .await
@@ -187,7 +188,7 @@ async fn a_resent_batch_counts_once() {
     assert_eq!(
         scalar_f64(
             &db,
-            "SELECT SUM(executions) * 1.0 FROM execution_rollup_hourly"
+            "SELECT SUM(executions) * 1.0 FROM exec_rollup WHERE grain = 3600"
         )
         .await,
         60.0
@@ -195,7 +196,7 @@ async fn a_resent_batch_counts_once() {
     assert_eq!(
         scalar_f64(
             &db,
-            "SELECT SUM(executions) * 1.0 FROM execution_rollup_daily"
+            "SELECT SUM(executions) * 1.0 FROM exec_rollup WHERE grain = 86400"
         )
         .await,
         60.0
@@ -237,14 +238,19 @@ async fn ndjson_requests_and_pool_events_are_rolled_up() {
 
     let db = pool_of(&app).await;
     let classes: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT status_class, SUM(requests) FROM request_rollup_daily GROUP BY 1 ORDER BY 1",
+        "SELECT c, n FROM (SELECT 1 AS c, SUM(class_1xx) AS n FROM request_rollup_by_endpoint WHERE grain = 86400
+           UNION ALL SELECT 2, SUM(class_2xx) FROM request_rollup_by_endpoint WHERE grain = 86400
+           UNION ALL SELECT 3, SUM(class_3xx) FROM request_rollup_by_endpoint WHERE grain = 86400
+           UNION ALL SELECT 4, SUM(class_4xx) FROM request_rollup_by_endpoint WHERE grain = 86400
+           UNION ALL SELECT 5, SUM(class_5xx) FROM request_rollup_by_endpoint WHERE grain = 86400)
+         WHERE n > 0 ORDER BY c",
     )
     .fetch_all(&db)
     .await
     .unwrap();
     assert_eq!(classes, vec![(2, 20), (4, 10), (5, 10)]);
     let (errors, hits): (i64, i64) =
-        sqlx::query_as("SELECT SUM(with_error), SUM(cache_hits) FROM request_rollup_hourly")
+        sqlx::query_as("SELECT SUM(with_error), SUM(cache_hits) FROM request_rollup_by_endpoint WHERE grain = 3600")
             .fetch_one(&db)
             .await
             .unwrap();
@@ -255,7 +261,9 @@ async fn ndjson_requests_and_pool_events_are_rolled_up() {
         .unwrap();
     assert_eq!(methods, vec!["GET"]);
     let kinds: Vec<(String, i64, f64)> = sqlx::query_as(
-        "SELECT kind, SUM(events), SUM(sum_acquire_ms) FROM pool_rollup_hourly GROUP BY 1 ORDER BY 1",
+        "SELECT 'exhausted', SUM(exhausted), SUM(sum_acquire_exhausted_ms) FROM pool_rollup_by_language WHERE grain = 3600
+         UNION ALL SELECT 'hit', SUM(hits), SUM(sum_acquire_hit_ms) FROM pool_rollup_by_language WHERE grain = 3600
+         UNION ALL SELECT 'miss', SUM(misses), SUM(sum_acquire_miss_ms) FROM pool_rollup_by_language WHERE grain = 3600",
     )
     .fetch_all(&db)
     .await
@@ -312,8 +320,8 @@ async fn a_batch_with_one_bad_event_is_rejected_whole() {
     let db = pool_of(&app).await;
     for table in [
         "executions",
-        "execution_rollup_hourly",
-        "execution_rollup_daily",
+        "exec_rollup",
+        "exec_rollup_by_key_language",
         "api_keys",
     ] {
         let n: i64 =

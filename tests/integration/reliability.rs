@@ -107,13 +107,14 @@ async fn check_database(db: &std::path::Path, acked: &HashSet<String>) {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
-    for table in [
-        "execution_rollup_hourly",
-        "execution_rollup_daily",
-        "execution_rollup_total",
-    ] {
+    use tally::storage::facts::{Executions, Fact};
+    let grains = Executions::DECL
+        .rollups
+        .iter()
+        .flat_map(|r| r.grains.iter().map(move |g| (r.table, g.code())));
+    for (table, grain) in grains {
         let counted: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COALESCE(SUM(executions), 0) FROM {table}"
+            "SELECT COALESCE(SUM(executions), 0) FROM {table} WHERE grain = {grain}"
         )))
         .fetch_one(&pool)
         .await
@@ -121,7 +122,7 @@ async fn check_database(db: &std::path::Path, acked: &HashSet<String>) {
         assert_eq!(
             counted as usize,
             stored.len(),
-            "{table} disagrees with the raw rows"
+            "{table} at grain {grain} disagrees with the raw rows"
         );
     }
     pool.close().await;
@@ -239,7 +240,7 @@ async fn a_retry_after_a_timeout_counts_once() {
     assert_eq!(retry.status(), StatusCode::OK);
     let body: Value = retry.json().await.unwrap();
     assert_eq!(body, json!({"accepted": 0, "duplicates": 30}));
-    let n: i64 = sqlx::query_scalar("SELECT SUM(executions) FROM execution_rollup_daily")
+    let n: i64 = sqlx::query_scalar("SELECT SUM(executions) FROM exec_rollup WHERE grain = 86400")
         .fetch_one(&blocker)
         .await
         .unwrap();

@@ -116,22 +116,25 @@ async fn expired_rows_are_archived_then_deleted() {
     );
 
     // Hourly rollups follow the raw retention, daily ones their own.
-    let hourly_days: i64 =
-        sqlx::query_scalar("SELECT COUNT(DISTINCT bucket / 86400) FROM execution_rollup_hourly")
+    let hourly_days: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT bucket / 86400) FROM exec_rollup_by_key_language WHERE grain = 3600",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let daily_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM exec_rollup_by_key_language WHERE grain = 86400")
             .fetch_one(&db)
             .await
             .unwrap();
-    let daily_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM execution_rollup_daily")
-        .fetch_one(&db)
-        .await
-        .unwrap();
     assert!((10..=11).contains(&hourly_days), "{hourly_days}");
     assert!((30..=31).contains(&daily_rows), "{daily_rows}");
-    let daily_executions: i64 =
-        sqlx::query_scalar("SELECT SUM(executions) FROM execution_rollup_daily")
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let daily_executions: i64 = sqlx::query_scalar(
+        "SELECT SUM(executions) FROM exec_rollup_by_key_language WHERE grain = 86400",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
     assert_eq!(daily_executions, daily_rows, "one execution per kept day");
 
     // A second run finds nothing more.

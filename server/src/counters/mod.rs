@@ -80,12 +80,11 @@ impl Window {
 }
 
 /// Executions stored by one commit, added up by minute, key, language and
-/// status. `first_row..=last_row` are the `executions.id`s of the commit:
-/// a rebuild that saw row `last_row` already counts this update.
+/// status. `commit` is the commit's `writer_state.commit_seq`: a rebuild
+/// that saw that commit already counts this update.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CounterUpdate {
-    pub first_row: i64,
-    pub last_row: i64,
+    pub commit: i64,
     pub deltas: Vec<CounterDelta>,
 }
 

@@ -121,7 +121,7 @@ async fn run(
         tokio::select! {
             update = receiver.recv() => {
                 let Some(update) = update else { break };
-                if state.stale.load(Ordering::Acquire) || update.last_row <= counted_through {
+                if state.stale.load(Ordering::Acquire) || update.commit <= counted_through {
                     continue;
                 }
                 let rows = rows_of(&update, clock::now_ms().div_euclid(60_000));
@@ -198,5 +198,5 @@ async fn rebuild(store: &dyn CounterStore, storage: &Storage) -> anyhow::Result<
         }
     }
     store.replace(&Window::all_kept(now_minute), &rows).await?;
-    Ok(snapshot.through_row)
+    Ok(snapshot.through_commit)
 }

@@ -9,10 +9,15 @@
 use std::{collections::BTreeMap, fmt::Write};
 
 use crate::{
-    histogram::{self, Counts},
+    histogram::{self, Histogram},
+    model::{Coded, ExecStatus, Granularity, METHODS, PoolKind},
     storage::{
         Storage,
-        queries::{Aggregate, Dim, EXECUTIONS, Fact, Group, POOL, Piece, REQUESTS, Source},
+        facts::{
+            Dim, DimValues, Executions, Fact, PoolEvents, Requests, Values, executions as exec,
+            pool, requests as req,
+        },
+        rollup_read::RollupRead,
     },
 };
 
@@ -40,56 +45,79 @@ pub struct Gauges {
     pub open_incidents: Option<usize>,
 }
 
-const ALL_TIME: [Piece; 1] = [Piece {
-    source: Source::Total,
-    from_ms: 0,
-    to_ms: 1000,
-}];
-
-async fn all_time(
+/// All-time rows of the rollup of `F` with `dims`: (dims in `dims` order,
+/// measures, histogram).
+async fn all_time<F: Fact>(
     storage: &Storage,
-    fact: &Fact,
-    group_by: &[Dim],
-    with_hist: bool,
-) -> Result<Vec<Group>, sqlx::Error> {
+    dims: &[Dim],
+    hist: bool,
+) -> Result<Vec<(DimValues, Values<F>, Histogram)>, sqlx::Error> {
+    let Some(rollup) = F::DECL
+        .rollups
+        .iter()
+        .find(|r| r.has_grain(Granularity::Total) && r.has_dims(dims))
+    else {
+        return Ok(Vec::new());
+    };
+    let measures: Vec<usize> = (0..F::DECL.measures.len()).collect();
+    let at: Vec<usize> = dims
+        .iter()
+        .filter_map(|d| rollup.dims.iter().position(|r| r == d))
+        .collect();
+    let read = RollupRead {
+        fact: F::DECL,
+        rollup,
+        grain: Granularity::Total,
+        from: 0,
+        to: 1,
+        filters: &[],
+        measures: &measures,
+        hist,
+        now_ms: crate::clock::now_ms(),
+    };
+    let mut rows = Vec::new();
     storage
-        .aggregate(&Aggregate {
-            fact,
-            pieces: &ALL_TIME,
-            group_by,
-            key_ids: None,
-            languages: None,
-            with_hist,
-            raw_minutes: false,
+        .read_rollup(&read, |row| {
+            let mut projected = [0; 3];
+            for (slot, i) in projected.iter_mut().zip(&at) {
+                *slot = row.dims[*i];
+            }
+            let values: Box<[f64]> = measures
+                .iter()
+                .map(|m| row.value(*m).unwrap_or(0.0))
+                .collect();
+            rows.push((
+                projected,
+                Values::from_raw(values),
+                row.hist().cloned().unwrap_or_default(),
+            ));
         })
-        .await
+        .await?;
+    Ok(rows)
 }
 
 pub async fn render(storage: &Storage, gauges: &Gauges) -> Result<String, sqlx::Error> {
     let mut out = String::with_capacity(16 * 1024);
+    let languages = storage.language_names().await?;
+    let language = |id: &i64| languages.get(id).map_or("unknown", String::as_str);
 
     // Executions by key (top N + other), language and status.
-    let executions = all_time(
-        storage,
-        &EXECUTIONS,
-        &[Dim::Key, Dim::Language, Dim::Status],
-        false,
-    )
-    .await?;
+    let executions = all_time::<Executions>(storage, &[Dim::Key, Dim::Language], false).await?;
     let labels = key_labels(storage, &executions).await?;
-    let mut by_series: BTreeMap<(String, String, String), f64> = BTreeMap::new();
-    for g in &executions {
+    let mut by_series: BTreeMap<(String, String, &'static str), f64> = BTreeMap::new();
+    for (dims, values, _) in &executions {
         let key = labels
-            .get(&g.dims[0].int())
+            .get(&dims[0])
             .cloned()
             .unwrap_or_else(|| "other".to_owned());
-        *by_series
-            .entry((
-                key,
-                g.dims[1].text().to_owned(),
-                g.dims[2].text().to_owned(),
-            ))
-            .or_default() += g.get(&EXECUTIONS, "executions");
+        for status in ExecStatus::ALL {
+            let n = values.get(exec::BY_STATUS[status.code() as usize]);
+            if n > 0.0 {
+                *by_series
+                    .entry((key.clone(), language(&dims[1]).to_owned(), status.as_str()))
+                    .or_default() += n;
+            }
+        }
     }
     header(
         &mut out,
@@ -106,74 +134,66 @@ pub async fn render(storage: &Storage, gauges: &Gauges) -> Result<String, sqlx::
         );
     }
 
-    let durations = all_time(storage, &EXECUTIONS, &[Dim::Language], true).await?;
+    let by_language = all_time::<Executions>(storage, &[Dim::Language], true).await?;
     header(
         &mut out,
         "tally_execution_duration_seconds",
         "histogram",
         "Execution time, by language.",
     );
-    for g in &durations {
-        if let Some(hist) = &g.hist {
-            histogram_samples(
-                &mut out,
-                "tally_execution_duration_seconds",
-                &[("language", g.dims[0].text())],
-                hist,
-                g.get(&EXECUTIONS, "sum_time_ms") / 1000.0,
-            );
-        }
+    for (dims, values, hist) in &by_language {
+        histogram_samples(
+            &mut out,
+            "tally_execution_duration_seconds",
+            &[("language", language(&dims[0]))],
+            hist,
+            values.get(exec::SUM_TIME_MS) / 1000.0,
+        );
     }
-
-    let resources = all_time(storage, &EXECUTIONS, &[Dim::Language], false).await?;
     header(
         &mut out,
         "tally_execution_cpu_seconds_total",
         "counter",
         "CPU time used by executions, by language.",
     );
-    for g in &resources {
+    for (dims, values, _) in &by_language {
         sample(
             &mut out,
             "tally_execution_cpu_seconds_total",
-            &[("language", g.dims[0].text())],
-            g.get(&EXECUTIONS, "sum_cpu_ms") / 1000.0,
+            &[("language", language(&dims[0]))],
+            values.get(exec::SUM_CPU_MS) / 1000.0,
         );
     }
 
     // API requests by endpoint (top N + other), method and status class.
-    let requests = all_time(
-        storage,
-        &REQUESTS,
-        &[Dim::Endpoint, Dim::Method, Dim::StatusClass],
-        true,
-    )
-    .await?;
-    let top = top_endpoints(&requests);
+    let requests = all_time::<Requests>(storage, &[Dim::Endpoint, Dim::Method], true).await?;
+    let paths = storage.endpoint_paths().await?;
+    let path = |id: &i64| paths.get(id).cloned().unwrap_or_default();
+    let top = top_endpoints(&requests, &path);
     let mut counts: BTreeMap<(String, String, String), f64> = BTreeMap::new();
-    let mut latency: BTreeMap<String, (Box<Counts>, f64)> = BTreeMap::new();
-    for g in &requests {
-        let endpoint = if top.contains(&g.dims[0].text().to_owned()) {
-            g.dims[0].text().to_owned()
+    let mut latency: BTreeMap<String, (Histogram, f64)> = BTreeMap::new();
+    for (dims, values, hist) in &requests {
+        let endpoint = path(&dims[0]);
+        let endpoint = if top.contains(&endpoint) {
+            endpoint
         } else {
             "other".to_owned()
         };
-        *counts
-            .entry((
-                endpoint.clone(),
-                g.dims[1].text().to_owned(),
-                format!("{}xx", g.dims[2].int()),
-            ))
-            .or_default() += g.get(&REQUESTS, "requests");
-        let entry = latency
-            .entry(endpoint)
-            .or_insert_with(|| (Box::new([0; histogram::BINS]), 0.0));
-        if let Some(h) = &g.hist {
-            for (a, b) in entry.0.iter_mut().zip(h.iter()) {
-                *a += b;
+        let method = METHODS
+            .get(usize::try_from(dims[1]).unwrap_or(0))
+            .copied()
+            .unwrap_or("GET");
+        for (class, measure) in req::BY_CLASS {
+            let n = values.get(measure);
+            if n > 0.0 {
+                *counts
+                    .entry((endpoint.clone(), method.to_owned(), format!("{class}xx")))
+                    .or_default() += n;
             }
         }
-        entry.1 += g.get(&REQUESTS, "sum_duration_ms") / 1000.0;
+        let entry = latency.entry(endpoint).or_default();
+        entry.0.merge(hist);
+        entry.1 += values.get(req::SUM_DURATION_MS) / 1000.0;
     }
     header(
         &mut out,
@@ -209,19 +229,30 @@ pub async fn render(storage: &Storage, gauges: &Gauges) -> Result<String, sqlx::
         );
     }
 
-    let pool = all_time(storage, &POOL, &[Dim::PoolKind, Dim::Language], false).await?;
+    let pool_rows = all_time::<PoolEvents>(storage, &[Dim::Language], false).await?;
     header(
         &mut out,
         "tally_pool_events_total",
         "counter",
         "Container-pool events, by kind (hit, miss = cold start, exhausted) and language.",
     );
-    for g in &pool {
+    let mut pool_series: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+    for (dims, values, _) in &pool_rows {
+        for kind in PoolKind::ALL {
+            let n = values.get(pool::BY_KIND[kind.code() as usize].0);
+            if n > 0.0 {
+                *pool_series
+                    .entry((kind.as_str(), language(&dims[0])))
+                    .or_default() += n;
+            }
+        }
+    }
+    for ((kind, language), n) in &pool_series {
         sample(
             &mut out,
             "tally_pool_events_total",
-            &[("kind", g.dims[0].text()), ("language", g.dims[1].text())],
-            g.get(&POOL, "events"),
+            &[("kind", kind), ("language", language)],
+            *n,
         );
     }
 
@@ -399,14 +430,16 @@ fn self_metrics(out: &mut String, readings: &[crate::self_metrics::Reading]) {
     }
 }
 
+type AllTimeRow<F> = (DimValues, Values<F>, Histogram);
+
 /// 16-hex labels of the [`TOP_KEYS`] keys with the most executions.
 async fn key_labels(
     storage: &Storage,
-    executions: &[Group],
+    executions: &[AllTimeRow<Executions>],
 ) -> Result<BTreeMap<i64, String>, sqlx::Error> {
     let mut usage: BTreeMap<i64, f64> = BTreeMap::new();
-    for g in executions {
-        *usage.entry(g.dims[0].int()).or_default() += g.get(&EXECUTIONS, "executions");
+    for (dims, values, _) in executions {
+        *usage.entry(dims[0]).or_default() += values.get(exec::EXECUTIONS);
     }
     let mut ranked: Vec<(i64, f64)> = usage.into_iter().filter(|(id, _)| *id != 0).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -425,10 +458,10 @@ async fn key_labels(
     Ok(labels)
 }
 
-fn top_endpoints(requests: &[Group]) -> Vec<String> {
+fn top_endpoints(requests: &[AllTimeRow<Requests>], path: &impl Fn(&i64) -> String) -> Vec<String> {
     let mut usage: BTreeMap<String, f64> = BTreeMap::new();
-    for g in requests {
-        *usage.entry(g.dims[0].text().to_owned()).or_default() += g.get(&REQUESTS, "requests");
+    for (dims, values, _) in requests {
+        *usage.entry(path(&dims[0])).or_default() += values.get(req::REQUESTS);
     }
     let mut ranked: Vec<(String, f64)> = usage.into_iter().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -488,25 +521,24 @@ fn histogram_samples(
     out: &mut String,
     name: &str,
     labels: &[(&str, &str)],
-    hist: &Counts,
+    hist: &Histogram,
     sum_seconds: f64,
 ) {
     let mut cumulative = 0u64;
-    let mut next_bin = 0usize;
+    let mut bins = hist.bins().iter().peekable();
     let bucket = format!("{name}_bucket");
-    for k in 0..=((histogram::BINS - 2) / 4) {
-        // Bins 0..=4k lie entirely below the lower edge of bin 4k+1.
-        let edge_bin = 4 * k + 1;
-        while next_bin < edge_bin {
-            cumulative += hist[next_bin];
-            next_bin += 1;
+    for k in 0..=histogram::OCTAVES {
+        // Bins below the lower edge of bin 32k+1: one bucket per octave.
+        let edge_bin = histogram::PER_OCTAVE * k + 1;
+        while let Some((_, n)) = bins.next_if(|(b, _)| usize::from(*b) < edge_bin) {
+            cumulative += n;
         }
         let le = number(histogram::lower_edge(edge_bin) / 1000.0);
         let mut with_le: Vec<(&str, &str)> = labels.to_vec();
         with_le.push(("le", &le));
         sample(out, &bucket, &with_le, cumulative as f64);
     }
-    let total: u64 = hist.iter().sum();
+    let total = hist.total();
     let mut with_le: Vec<(&str, &str)> = labels.to_vec();
     with_le.push(("le", "+Inf"));
     sample(out, &bucket, &with_le, total as f64);
@@ -520,10 +552,10 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative_and_end_with_inf() {
-        let mut hist = [0u64; histogram::BINS];
-        hist[0] = 1; // < 0.1 ms
-        hist[histogram::bin_of(1.5)] = 2; // 1.5 ms
-        hist[histogram::BINS - 1] = 1; // hours
+        let mut hist = Histogram::new();
+        hist.add_to_bin(0, 1); // < 0.1 ms
+        hist.add_to_bin(histogram::bin_of(1.5), 2); // 1.5 ms
+        hist.add_to_bin(histogram::BINS - 1, 1); // hours
         let mut out = String::new();
         histogram_samples(&mut out, "x_seconds", &[("a", "b\"c")], &hist, 7.5);
         assert!(

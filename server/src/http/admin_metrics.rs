@@ -76,6 +76,7 @@ impl From<QueryError> for ApiError {
         match error {
             QueryError::Param(e) => Self::BadRequest(e.to_string()),
             QueryError::Storage(e) => Self::Internal(e.into()),
+            QueryError::Unanswerable(e) => Self::Internal(anyhow::anyhow!(e)),
         }
     }
 }

@@ -105,7 +105,7 @@ async fn receive(
         })?;
     let mapped = crate::otlp_mapping::executions(&points, &increases);
     if !mapped.is_empty() {
-        state.storage.add_mapped_executions(&mapped).await?;
+        state.writer.add_mapped(mapped).await?;
     }
     // An empty ExportMetricsServiceResponse: full success.
     let (body, content_type) = match encoding {

@@ -15,7 +15,7 @@ use crate::{
     model::Batch,
     storage::{
         Storage,
-        ingest::{BatchOutcome, KeyIds},
+        commit::{BatchOutcome, MappedExecutions, WriterState},
     },
 };
 
@@ -41,11 +41,18 @@ pub enum WriteError {
     ShuttingDown,
 }
 
-struct Job {
-    batch: Batch,
-    reply: oneshot::Sender<Result<BatchOutcome, WriteError>>,
-    /// Buffer space held until the job is answered.
-    _permit: OwnedSemaphorePermit,
+enum Job {
+    Batch {
+        batch: Batch,
+        reply: oneshot::Sender<Result<BatchOutcome, WriteError>>,
+        /// Buffer space held until the job is answered.
+        _permit: OwnedSemaphorePermit,
+    },
+    /// Execution increments from OTLP metrics: rollups only.
+    Mapped {
+        items: Vec<MappedExecutions>,
+        reply: oneshot::Sender<Result<(), WriteError>>,
+    },
 }
 
 /// Handle for submitting batches. Cheap to clone.
@@ -143,11 +150,21 @@ impl Writer {
             })?;
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job {
+            .send(Job::Batch {
                 batch,
                 reply,
                 _permit: permit,
             })
+            .map_err(|_| WriteError::ShuttingDown)?;
+        answer.await.unwrap_or(Err(WriteError::ShuttingDown))
+    }
+
+    /// Adds execution increments mapped from OTLP metrics to the rollups,
+    /// through the same writer as the events (it owns the open rollup rows).
+    pub async fn add_mapped(&self, items: Vec<MappedExecutions>) -> Result<(), WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Mapped { items, reply })
             .map_err(|_| WriteError::ShuttingDown)?;
         answer.await.unwrap_or(Err(WriteError::ShuttingDown))
     }
@@ -161,7 +178,7 @@ async fn run(
     last_failure: Arc<std::sync::Mutex<Option<WriteError>>>,
     metrics: Arc<crate::self_metrics::SelfMetrics>,
 ) {
-    let mut key_ids = KeyIds::new();
+    let mut state = WriterState::new(clock::now_ms());
     let mut closing = false;
     loop {
         let first = tokio::select! {
@@ -176,19 +193,48 @@ async fn run(
                 continue;
             }
         };
-        let mut events = first.batch.len();
-        let mut group = vec![first];
-        while events < MAX_GROUP_EVENTS {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    events += job.batch.len();
-                    group.push(job);
+        let mut group = Vec::new();
+        let mut events = 0;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Batch {
+                    batch,
+                    reply,
+                    _permit,
+                } => {
+                    events += batch.len();
+                    group.push(Pending {
+                        batch,
+                        reply,
+                        _permit,
+                    });
                 }
-                Err(_) => break,
+                Job::Mapped { items, reply } => {
+                    // Keeps the order of work: what came before goes first.
+                    if !group.is_empty() {
+                        let outcome =
+                            commit(&storage, &counters, &mut state, std::mem::take(&mut group))
+                                .await;
+                        *last_failure.lock().unwrap_or_else(|p| p.into_inner()) = outcome.err();
+                        events = 0;
+                    }
+                    let result = storage
+                        .commit_mapped(&items, &mut state, clock::now_ms())
+                        .await
+                        .map_err(|e| classify(&e));
+                    let _ = reply.send(result);
+                }
+            }
+            if events < MAX_GROUP_EVENTS {
+                next = jobs.try_recv().ok();
             }
         }
+        if group.is_empty() {
+            continue;
+        }
         let started = std::time::Instant::now();
-        let outcome = commit(&storage, &counters, &mut key_ids, group).await;
+        let outcome = commit(&storage, &counters, &mut state, group).await;
         metrics
             .commit_duration
             .record(started.elapsed().as_secs_f64());
@@ -197,17 +243,24 @@ async fn run(
     tracing::debug!("Writer drained.");
 }
 
+/// A batch waiting in a group.
+struct Pending {
+    batch: Batch,
+    reply: oneshot::Sender<Result<BatchOutcome, WriteError>>,
+    _permit: OwnedSemaphorePermit,
+}
+
 /// Commits a group and answers its requests; returns the failure, if any.
 async fn commit(
     storage: &Storage,
     counters: &Counters,
-    key_ids: &mut KeyIds,
-    group: Vec<Job>,
+    state: &mut WriterState,
+    group: Vec<Pending>,
 ) -> Result<(), WriteError> {
     let batches: Vec<&Batch> = group.iter().map(|job| &job.batch).collect();
     let started = std::time::Instant::now();
     let now_ms = clock::now_ms();
-    let result = storage.commit_group(&batches, key_ids, now_ms).await;
+    let result = storage.commit_group(&batches, state, now_ms).await;
     match result {
         Ok(outcome) => {
             tracing::debug!(
@@ -215,9 +268,12 @@ async fn commit(
                 elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
                 "Group committed."
             );
-            if let Some(update) =
-                super::counter_deltas::of_commit(&batches, &outcome.stored, now_ms)
-            {
+            if let Some(update) = super::counter_deltas::of_commit(
+                &batches,
+                &outcome.stored,
+                outcome.commit_seq,
+                now_ms,
+            ) {
                 counters.submit(update);
             }
             for (job, batch_outcome) in group.into_iter().zip(outcome.batches) {

@@ -16,10 +16,7 @@ use std::{
 use anyhow::Context;
 use flate2::{Compression, write::GzEncoder};
 
-use crate::storage::{
-    Storage,
-    retention::{DAILY_ROLLUPS, HOURLY_ROLLUPS, RawTable},
-};
+use crate::storage::{Storage, retention::RawTable};
 
 const PAGE: i64 = 2_000;
 const DELETE_BATCH: i64 = 1_000;
@@ -112,29 +109,22 @@ pub async fn run_once(storage: &Storage, policy: &Policy, now_ms: i64) -> anyhow
         .delete_resolved_incidents(now_ms - i64::from(policy.daily_retention_days) * DAY_MS)
         .await?;
 
-    // Hourly rollups live as long as raw rows; daily ones longer. A bucket
-    // goes only once it ends before its cutoff, so the bucket straddling
-    // the cutoff still counts the raw rows that are kept.
+    // Quarter-hour and hourly rollups live as long as raw rows; daily ones
+    // longer. A bucket goes only once it ends before its cutoff, so the
+    // bucket straddling the cutoff still counts the raw rows that are kept.
     let hourly_cutoff = (raw_cutoff_ms / 1000).div_euclid(3600) * 3600;
     let daily_cutoff = ((now_ms - i64::from(policy.daily_retention_days) * DAY_MS) / 1000)
         .div_euclid(86_400)
         * 86_400;
-    for (tables, cutoff) in [
-        (HOURLY_ROLLUPS, hourly_cutoff),
-        (DAILY_ROLLUPS, daily_cutoff),
-    ] {
-        for table in tables {
-            loop {
-                let n = storage
-                    .delete_rollups_before(table, cutoff, ROLLUP_BUCKETS_PER_BATCH)
-                    .await?;
-                report.rollup_rows_deleted += n;
-                if n == 0 {
-                    break;
-                }
-                tokio::time::sleep(BREATHE).await;
-            }
+    loop {
+        let n = storage
+            .delete_rollups_before(hourly_cutoff, daily_cutoff, ROLLUP_BUCKETS_PER_BATCH)
+            .await?;
+        report.rollup_rows_deleted += n;
+        if n == 0 {
+            break;
         }
+        tokio::time::sleep(BREATHE).await;
     }
 
     if let Some(archive) = &policy.archive {

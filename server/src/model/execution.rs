@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::{
+    codes::Coded,
     fields::{
         FieldError, Limits, MAX_DURATION_MS, MAX_ID, MAX_MEMORY_MB, TimestampInput, identifier,
         language, measure, optional_text, required, timestamp,
@@ -18,9 +19,15 @@ pub enum ExecStatus {
     Error,
 }
 
-impl ExecStatus {
-    pub const ALL: [Self; 4] = [Self::Completed, Self::Failed, Self::Timeout, Self::Error];
+impl Coded for ExecStatus {
+    const ALL: &'static [Self] = &[Self::Completed, Self::Failed, Self::Timeout, Self::Error];
 
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl ExecStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Completed => "completed",
@@ -31,12 +38,9 @@ impl ExecStatus {
     }
 
     fn parse(value: &str) -> Result<Self, FieldError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == value)
-            .ok_or_else(|| {
-                FieldError::new("status", "must be one of completed, failed, timeout, error")
-            })
+        Self::from_name(value).ok_or_else(|| {
+            FieldError::new("status", "must be one of completed, failed, timeout, error")
+        })
     }
 }
 
@@ -46,6 +50,14 @@ pub enum ContainerSource {
     PoolMiss,
     /// The producer did not say.
     Unknown,
+}
+
+impl Coded for ContainerSource {
+    const ALL: &'static [Self] = &[Self::PoolHit, Self::PoolMiss, Self::Unknown];
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
 }
 
 impl ContainerSource {

@@ -3,15 +3,19 @@
 //! Every other module imports from here; this module imports from none.
 
 mod batch;
+mod codes;
 mod execution;
 mod fields;
+mod granularity;
 mod key;
 mod pool;
 mod request;
 
 pub use batch::Batch;
+pub use codes::Coded;
 pub use execution::{ContainerSource, ExecStatus, Execution, ExecutionInput};
 pub use fields::{FieldError, Limits, TimestampInput, format_ms};
+pub use granularity::Granularity;
 pub use key::{KeyHash, MAX_TENANT, tenant};
 pub use pool::{PoolEvent, PoolInput, PoolKind};
-pub use request::{ApiRequest, METHODS, RequestInput};
+pub use request::{ApiRequest, METHODS, RequestInput, method_code};

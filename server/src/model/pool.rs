@@ -3,9 +3,12 @@
 
 use serde::Deserialize;
 
-use super::fields::{
-    FieldError, Limits, MAX_DURATION_MS, TimestampInput, id_or_random, language, measure, required,
-    timestamp,
+use super::{
+    codes::Coded,
+    fields::{
+        FieldError, Limits, MAX_DURATION_MS, TimestampInput, id_or_random, language, measure,
+        required, timestamp,
+    },
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -13,6 +16,14 @@ pub enum PoolKind {
     Hit,
     Miss,
     Exhausted,
+}
+
+impl Coded for PoolKind {
+    const ALL: &'static [Self] = &[Self::Hit, Self::Miss, Self::Exhausted];
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
 }
 
 impl PoolKind {

@@ -47,6 +47,12 @@ pub struct ApiRequest {
     pub error: Option<String>,
 }
 
+/// The code of a (valid, upper-case) method: its position in [`METHODS`].
+pub fn method_code(method: &str) -> i64 {
+    METHODS.iter().position(|m| *m == method).unwrap_or(0) as i64
+}
+
+/// HTTP methods accepted, in the order of their stored codes (append only).
 pub const METHODS: [&str; 9] = [
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
 ];

@@ -7,6 +7,8 @@ use chrono_tz::Tz;
 
 use app::types::MetricsQuery;
 
+pub use crate::model::Granularity;
+
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 const MAX_LIST: usize = 50;
@@ -50,29 +52,13 @@ impl TimeRange {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Granularity {
-    Minute,
-    Hour,
-    Day,
-}
-
-impl Granularity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minute => "minute",
-            Self::Hour => "hour",
-            Self::Day => "day",
-        }
-    }
-
-    /// The automatic choice: minutes up to 2 hours, hours up to 8 days, days beyond.
-    pub fn auto(range: &TimeRange) -> Self {
-        match range.len_ms() {
-            len if len <= 2 * HOUR_MS => Self::Minute,
-            len if len <= 8 * DAY_MS => Self::Hour,
-            _ => Self::Day,
-        }
+/// The automatic bucket width of a time series: minutes up to 2 hours,
+/// hours up to 8 days, days beyond.
+pub fn auto_granularity(range: &TimeRange) -> Granularity {
+    match range.len_ms() {
+        len if len <= 2 * HOUR_MS => Granularity::Minute,
+        len if len <= 8 * DAY_MS => Granularity::Hour,
+        _ => Granularity::Day,
     }
 }
 
@@ -185,7 +171,7 @@ pub fn parse(query: &MetricsQuery, bounds: Bounds) -> Result<Filter, ParamError>
         ));
     }
     let granularity = match query.granularity.as_deref().map(str::trim) {
-        None | Some("") => Granularity::auto(&range),
+        None | Some("") => auto_granularity(&range),
         Some("minute") if range.len_ms() > DAY_MS => {
             return Err(bad(
                 "granularity",

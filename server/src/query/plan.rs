@@ -1,9 +1,23 @@
-//! Which rollups (or raw rows) answer a time range. Rollups are written in
-//! the same transaction as the raw rows, so the current hour's and day's
-//! rollup rows are complete up to the last commit: raw rows are read only
-//! for the parts of a range that do not cover a whole hour.
+//! The planner: which rollup answers a question, and which buckets of it
+//! (and which raw rows) cover each interval a view shows, exactly.
+//!
+//! A rollup answers when it has every dimension the view groups or filters
+//! by; the declarations list the smallest first, as OLAP engines pick the
+//! smallest projection. An interval is covered by its largest aligned
+//! buckets first, then smaller ones at its edges, then raw rows for what is
+//! finer than the smallest grain. Every IANA zone's hours and days start on
+//! a quarter hour, so rollups with a quarter-hour grain cover local days and
+//! hours exactly.
+//!
+//! Rollups are written in the same transaction as the raw rows, so an open
+//! bucket is complete up to the last commit: an interval that reaches the
+//! present reads its last, unfinished bucket whole (and with it what has no
+//! raw rows, such as executions mapped from OTLP metrics).
 
-use crate::storage::queries::{Piece, Source};
+use crate::{
+    model::Granularity,
+    storage::facts::{Dim, FactDecl, RollupDecl},
+};
 
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
@@ -16,77 +30,113 @@ pub fn ceil_to(ms: i64, unit: i64) -> i64 {
     -floor_to(-ms, unit)
 }
 
-/// Exact pieces for `[from_ms, to_ms)`: raw rows for sub-hour edges, hourly
-/// rollups for whole hours, daily rollups for whole UTC days.
-///
-/// Raw rows and hourly rollups older than `detail_oldest_ms` (the execution
-/// retention) are gone; a range starting before it is widened to the start
-/// of its UTC day and read from daily rollups.
-///
-/// A range that reaches `now_ms` reads its last, unfinished hour from the
-/// hourly rollup instead of raw rows: the rollup is complete up to the last
-/// commit, and it also holds what has no raw rows (executions mapped from
-/// OTLP metrics).
-pub fn exact(from_ms: i64, to_ms: i64, detail_oldest_ms: i64, now_ms: i64) -> Vec<Piece> {
-    let current_hour = floor_to(to_ms, HOUR_MS);
-    if to_ms >= now_ms && from_ms < current_hour {
-        let mut pieces = closed(from_ms, current_hour, detail_oldest_ms);
-        pieces.push(piece(Source::Hourly, current_hour, current_hour + HOUR_MS));
-        return pieces;
-    }
-    closed(from_ms, to_ms, detail_oldest_ms)
+/// Where a piece of a range is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Raw,
+    Rollup(Granularity),
 }
 
-/// [`exact`] for a range that does not reach the present.
-fn closed(from_ms: i64, to_ms: i64, detail_oldest_ms: i64) -> Vec<Piece> {
-    let mut from = from_ms;
-    if from < detail_oldest_ms {
-        from = floor_to(from, DAY_MS);
-    }
-    let h0 = ceil_to(from, HOUR_MS);
-    let h1 = floor_to(to_ms, HOUR_MS);
-    if h0 >= h1 {
-        return vec![piece(Source::Raw, from, to_ms)];
-    }
-    let mut pieces = Vec::with_capacity(5);
-    if from < h0 {
-        pieces.push(piece(Source::Raw, from, h0));
-    }
-    let d0 = ceil_to(h0, DAY_MS);
-    let d1 = floor_to(h1, DAY_MS);
-    if d0 < d1 {
-        if h0 < d0 {
-            pieces.push(piece(Source::Hourly, h0, d0));
+/// `[from_ms, to_ms)` read from `source`; rollup pieces are aligned to
+/// their grain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub source: Source,
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+/// What bounds the data: the present and the retention.
+#[derive(Clone, Copy, Debug)]
+pub struct Horizon {
+    pub now_ms: i64,
+    /// Oldest raw row and sub-day rollup kept (execution retention).
+    pub detail_oldest_ms: i64,
+}
+
+/// The first rollup of `fact` that has every one of `dims`.
+pub fn rollup_for(fact: &'static FactDecl, dims: &[Dim]) -> Option<&'static RollupDecl> {
+    fact.rollups.iter().find(|r| r.has_dims(dims))
+}
+
+/// Pieces covering the intervals `[bounds[i], bounds[i + 1])` exactly, from
+/// `grains` and raw rows. What lies before the detail retention can only
+/// come from whole UTC days: that part is widened to its day and read from
+/// daily rollups, as a view older than the retention always was.
+pub fn pieces(bounds: &[i64], grains: &[Granularity], horizon: Horizon) -> Vec<Piece> {
+    let mut grains: Vec<Granularity> = grains
+        .iter()
+        .copied()
+        .filter(|g| *g != Granularity::Total && g.millis().is_some())
+        .collect();
+    grains.sort_by_key(|g| std::cmp::Reverse(g.millis()));
+    let (Some(&start), Some(&end)) = (bounds.first(), bounds.last()) else {
+        return Vec::new();
+    };
+    let mut pieces = Vec::new();
+    let mut cursor = start;
+    if start < horizon.detail_oldest_ms && grains.contains(&Granularity::Day) {
+        let detail_from = ceil_to(horizon.detail_oldest_ms, DAY_MS);
+        let old_end = detail_from.min(floor_to(end, DAY_MS));
+        let old_start = floor_to(start, DAY_MS);
+        if old_start < old_end {
+            pieces.push(piece(Source::Rollup(Granularity::Day), old_start, old_end));
+            cursor = old_end;
         }
-        pieces.push(piece(Source::Daily, d0, d1));
-        if d1 < h1 {
-            pieces.push(piece(Source::Hourly, d1, h1));
+    }
+    let last = bounds.len().saturating_sub(2);
+    for (i, pair) in bounds.windows(2).enumerate() {
+        let (a, b) = (pair[0].max(cursor), pair[1]);
+        if a >= b {
+            continue;
+        }
+        let open = i == last && b >= horizon.now_ms;
+        decompose(a, b, &grains, open, &mut pieces);
+    }
+    merge_adjacent(pieces)
+}
+
+/// Covers `[a, b)` with the coarsest aligned buckets, finer ones at the
+/// edges, raw rows at last. `open`: nothing lies beyond `b` (it is the
+/// present), so the bucket holding `b` may be read whole.
+fn decompose(a: i64, b: i64, grains: &[Granularity], open: bool, out: &mut Vec<Piece>) {
+    if a >= b {
+        return;
+    }
+    let Some((&grain, finer)) = grains.split_first() else {
+        out.push(piece(Source::Raw, a, b));
+        return;
+    };
+    let width = grain.millis().unwrap_or(DAY_MS);
+    let lo = ceil_to(a, width);
+    let hi = if open {
+        ceil_to(b, width)
+    } else {
+        floor_to(b, width)
+    };
+    if lo < hi {
+        decompose(a, lo, finer, false, out);
+        out.push(piece(Source::Rollup(grain), lo, hi));
+        if hi < b {
+            decompose(hi, b, finer, open, out);
         }
     } else {
-        pieces.push(piece(Source::Hourly, h0, h1));
+        decompose(a, b, finer, open, out);
     }
-    if h1 < to_ms {
-        pieces.push(piece(Source::Raw, h1, to_ms));
-    }
-    pieces
 }
 
-/// Whole hours covering `[from_ms, to_ms)` from hourly rollups, for views
-/// that place data by hour (time series, heatmap). The part older than
-/// `detail_oldest_ms`, if any, comes from daily rollups.
-pub fn hourly(from_ms: i64, to_ms: i64, detail_oldest_ms: i64) -> Vec<Piece> {
-    let from = floor_to(from_ms, HOUR_MS);
-    let to = ceil_to(to_ms, HOUR_MS);
-    let oldest_hour = ceil_to(detail_oldest_ms, DAY_MS);
-    if from >= oldest_hour {
-        return vec![piece(Source::Hourly, from, to)];
+/// Adjacent pieces of one source become one read.
+fn merge_adjacent(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut merged: Vec<Piece> = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        match merged.last_mut() {
+            Some(last) if last.source == p.source && last.to_ms == p.from_ms => {
+                last.to_ms = p.to_ms
+            }
+            _ => merged.push(p),
+        }
     }
-    let split = oldest_hour.min(to);
-    let mut pieces = vec![piece(Source::Daily, floor_to(from, DAY_MS), split)];
-    if split < to {
-        pieces.push(piece(Source::Hourly, split, to));
-    }
-    pieces
+    merged
 }
 
 fn piece(source: Source, from_ms: i64, to_ms: i64) -> Piece {
@@ -102,7 +152,18 @@ mod tests {
     use super::*;
 
     const T: i64 = 1_795_000_000_000; // a Unix ms not on any boundary
-    const OLD: i64 = 0;
+    const ALL: [Granularity; 3] = [
+        Granularity::QuarterHour,
+        Granularity::Hour,
+        Granularity::Day,
+    ];
+
+    fn far() -> Horizon {
+        Horizon {
+            now_ms: i64::MAX,
+            detail_oldest_ms: 0,
+        }
+    }
 
     fn covered(pieces: &[Piece]) -> i64 {
         pieces.iter().map(|p| p.to_ms - p.from_ms).sum()
@@ -110,79 +171,94 @@ mod tests {
 
     #[test]
     fn short_ranges_read_raw_rows() {
-        let p = exact(T, T + 20 * 60_000, OLD, i64::MAX);
+        let p = pieces(&[T, T + 10 * 60_000], &ALL, far());
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].source, Source::Raw);
     }
 
     #[test]
-    fn long_ranges_use_days_hours_and_raw_edges_without_gaps() {
-        let from = T;
-        let to = T + 9 * DAY_MS + 5 * HOUR_MS + 17 * 60_000;
-        let p = exact(from, to, OLD, i64::MAX);
+    fn long_ranges_use_days_hours_quarters_and_raw_edges_without_gaps() {
+        let (from, to) = (T, T + 9 * DAY_MS + 5 * HOUR_MS + 47 * 60_000);
+        let p = pieces(&[from, to], &ALL, far());
         let sources: Vec<Source> = p.iter().map(|p| p.source).collect();
+        use Granularity::*;
         assert_eq!(
             sources,
-            vec![
+            [
                 Source::Raw,
-                Source::Hourly,
-                Source::Daily,
-                Source::Hourly,
-                Source::Raw
+                Source::Rollup(QuarterHour),
+                Source::Rollup(Hour),
+                Source::Rollup(Day),
+                Source::Rollup(Hour),
+                Source::Rollup(QuarterHour),
+                Source::Raw,
             ]
         );
-        assert_eq!(p.first().unwrap().from_ms, from);
-        assert_eq!(p.last().unwrap().to_ms, to);
+        assert_eq!((p[0].from_ms, p.last().unwrap().to_ms), (from, to));
         for pair in p.windows(2) {
             assert_eq!(pair[0].to_ms, pair[1].from_ms);
         }
         assert_eq!(covered(&p), to - from);
         for piece in &p {
-            match piece.source {
-                Source::Daily => assert_eq!(piece.from_ms % DAY_MS, 0),
-                Source::Hourly => assert_eq!(piece.from_ms % HOUR_MS, 0),
-                Source::Raw | Source::Total => {}
+            if let Source::Rollup(g) = piece.source {
+                assert_eq!(piece.from_ms % g.millis().unwrap(), 0);
+                assert_eq!(piece.to_ms % g.millis().unwrap(), 0);
             }
         }
     }
 
     #[test]
-    fn ranges_older_than_the_detail_start_at_a_day() {
-        let from = T - 200 * DAY_MS;
-        let p = exact(from, T, T - 90 * DAY_MS, i64::MAX);
-        assert_eq!(p[0].source, Source::Daily);
-        assert_eq!(p[0].from_ms, floor_to(from, DAY_MS));
-    }
-
-    #[test]
-    fn a_range_reaching_now_reads_the_current_hour_from_its_rollup() {
-        let now = T;
-        let p = exact(now - 3 * HOUR_MS, now, OLD, now);
-        let last = p.last().unwrap();
-        assert_eq!(
-            (last.source, last.from_ms),
-            (Source::Hourly, floor_to(now, HOUR_MS))
-        );
+    fn half_hour_zone_days_come_from_hours_and_quarters() {
+        // Local days of Asia/Kolkata (UTC+5:30) start at 18:30 UTC.
+        let d0 = floor_to(T, DAY_MS) + 18 * HOUR_MS + 30 * 60_000;
+        let bounds = [d0, d0 + DAY_MS, d0 + 2 * DAY_MS];
+        let p = pieces(&bounds, &ALL, far());
+        assert_eq!(covered(&p), 2 * DAY_MS);
+        assert!(p.iter().all(|p| p.source != Source::Raw));
         assert!(
             p.iter()
-                .all(|p| p.source != Source::Raw || p.to_ms <= floor_to(now, HOUR_MS))
+                .all(|p| p.source != Source::Rollup(Granularity::Day))
         );
+        // Without a quarter-hour grain the half hours are raw rows.
+        let p = pieces(&bounds, &[Granularity::Hour, Granularity::Day], far());
+        assert_eq!(p.iter().filter(|p| p.source == Source::Raw).count(), 3);
     }
 
     #[test]
-    fn hourly_plans_whole_hours() {
-        let p = hourly(T, T + 3 * HOUR_MS, OLD);
+    fn ranges_older_than_the_detail_start_at_a_day() {
+        let from = T - 200 * DAY_MS;
+        let horizon = Horizon {
+            now_ms: i64::MAX,
+            detail_oldest_ms: T - 90 * DAY_MS,
+        };
+        let p = pieces(&[from, T], &ALL, horizon);
+        assert_eq!(p[0].source, Source::Rollup(Granularity::Day));
+        assert_eq!(p[0].from_ms, floor_to(from, DAY_MS));
+        assert!(p[0].to_ms >= horizon.detail_oldest_ms);
+    }
+
+    #[test]
+    fn a_range_reaching_now_reads_its_open_buckets_whole() {
+        let now = T;
+        let horizon = Horizon {
+            now_ms: now,
+            detail_oldest_ms: 0,
+        };
+        let p = pieces(&[now - 3 * DAY_MS, now], &ALL, horizon);
+        let last = p.last().unwrap();
+        assert_eq!(last.source, Source::Rollup(Granularity::Day));
+        assert_eq!(last.to_ms, ceil_to(now, DAY_MS));
+        assert!(p.iter().all(|p| p.source != Source::Raw || p.to_ms <= now));
+        // Only the last interval may end in the present.
+        let hour = floor_to(now, HOUR_MS);
+        let p = pieces(&[hour - HOUR_MS, hour, now], &ALL, horizon);
         assert_eq!(
             p,
             vec![piece(
-                Source::Hourly,
-                floor_to(T, HOUR_MS),
-                ceil_to(T + 3 * HOUR_MS, HOUR_MS)
+                Source::Rollup(Granularity::Hour),
+                hour - HOUR_MS,
+                hour + HOUR_MS
             )]
         );
-        let p = hourly(T - 100 * DAY_MS, T, T - 90 * DAY_MS);
-        assert_eq!(p[0].source, Source::Daily);
-        assert_eq!(p[1].source, Source::Hourly);
-        assert_eq!(p[0].to_ms, p[1].from_ms);
     }
 }

@@ -4,7 +4,12 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use super::Storage;
+use super::{
+    Storage,
+    facts::{Fact, MetricPoints, Values, metrics},
+    rollup_write::{self, Deltas, HotRows},
+};
+use crate::{histogram::Histogram, model::Granularity};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum PointValue {
@@ -109,6 +114,8 @@ impl Storage {
         let mut increases = Vec::new();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut ids: BTreeMap<(String, String), i64> = BTreeMap::new();
+        let fact = super::commit::fact_index(MetricPoints::DECL);
+        let mut rollups = Deltas::default();
         for (index, point) in points.iter().enumerate() {
             let attributes =
                 serde_json::to_string(&point.attributes).unwrap_or_else(|_| "{}".to_owned());
@@ -199,29 +206,21 @@ impl Storage {
             .execute(&mut *tx)
             .await?;
             let stored = if value.is_finite() { value } else { 0.0 };
-            for (table, width) in [
-                ("metric_rollup_hourly", 3_600_i64),
-                ("metric_rollup_daily", 86_400),
-            ] {
-                // Table names come from this fixed list only.
-                let sql = format!(
-                    "INSERT INTO {table} (bucket, series_id, points, sum, min, max, last, last_ts)
-                     VALUES (?1, ?2, 1, ?3, ?3, ?3, ?3, ?4)
-                     ON CONFLICT (bucket, series_id) DO UPDATE SET
-                       points = points + 1, sum = sum + excluded.sum,
-                       min = min(min, excluded.min), max = max(max, excluded.max),
-                       last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
-                       last_ts = max(last_ts, excluded.last_ts)"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(point.ts_ms.div_euclid(1000).div_euclid(width) * width)
-                    .bind(id)
-                    .bind(stored)
-                    .bind(point.ts_ms)
-                    .execute(&mut *tx)
-                    .await?;
+            let mut values = Values::<MetricPoints>::new();
+            for measure in [metrics::SUM, metrics::MIN, metrics::MAX, metrics::LAST] {
+                values.set(measure, stored);
             }
+            values.set(metrics::POINTS, 1.0);
+            values.set(metrics::LAST_TS, point.ts_ms as f64);
+            rollups.add(
+                fact,
+                point.ts_ms,
+                &[id, 0, 0],
+                values.as_slice(),
+                &Histogram::new(),
+            );
         }
+        rollup_write::write(&mut tx, rollups, &HotRows::none(), now_ms).await?;
         tx.commit().await?;
         Ok(increases)
     }
@@ -380,22 +379,23 @@ impl Storage {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
-        let table = if daily {
-            "metric_rollup_daily"
+        let grain = if daily {
+            Granularity::Day
         } else {
-            "metric_rollup_hourly"
+            Granularity::Hour
         };
-        let sql = format!(
+        let rows = sqlx::query(
             "SELECT s.attributes, r.bucket, r.points, r.sum, r.min, r.max, r.last
-             FROM {table} r JOIN metric_series s ON s.id = r.series_id
-             WHERE s.name = ?1 AND r.bucket >= ?2 AND r.bucket < ?3 ORDER BY s.id, r.bucket"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(name)
-            .bind(from_ms.div_euclid(1000))
-            .bind(to_ms.div_euclid(1000))
-            .fetch_all(&self.pool)
-            .await?;
+             FROM metric_rollup r JOIN metric_series s ON s.id = r.series_id
+             WHERE r.grain = ?4 AND s.name = ?1 AND r.bucket >= ?2 AND r.bucket < ?3
+             ORDER BY s.id, r.bucket",
+        )
+        .bind(name)
+        .bind(from_ms.div_euclid(1000))
+        .bind(to_ms.div_euclid(1000))
+        .bind(grain.code())
+        .fetch_all(&self.pool)
+        .await?;
         let mut series: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
         for row in &rows {
             let attributes: String = row.try_get("attributes")?;

@@ -1,6 +1,8 @@
 //! API keys: names and tenants set by an admin, tenants sent with events,
 //! and the lookups the query layer filters by.
 
+use std::collections::HashMap;
+
 use sqlx::{FromRow, Sqlite, Transaction};
 
 use super::Storage;
@@ -169,9 +171,25 @@ impl Storage {
         Ok(tenants)
     }
 
+    /// Every language by id.
+    pub async fn language_names(&self) -> Result<HashMap<i64, String>, sqlx::Error> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM languages")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Every endpoint (route template) by id.
+    pub async fn endpoint_paths(&self) -> Result<HashMap<i64, String>, sqlx::Error> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, path FROM endpoints")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Number of stored executions (used by demo mode to skip a backfill).
     pub async fn execution_count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM executions")
+        sqlx::query_scalar("SELECT COUNT(*) FROM executions_raw")
             .fetch_one(&self.pool)
             .await
     }

@@ -2,7 +2,12 @@
 
 use sqlx::Row;
 
-use super::Storage;
+use super::{
+    Storage,
+    facts::{Executions, Fact, executions::BY_STATUS},
+    raw_write::first_id,
+};
+use crate::model::{Coded, ExecStatus};
 
 /// Executions of one minute or hour by key, language and status.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,8 +26,8 @@ pub struct LiveRow {
 pub struct LiveSnapshot {
     pub minutes: Vec<LiveRow>,
     pub hours: Vec<LiveRow>,
-    /// The last execution row the snapshot includes.
-    pub through_row: i64,
+    /// The last commit the snapshot includes (`writer_state.commit_seq`).
+    pub through_commit: i64,
 }
 
 impl Storage {
@@ -35,51 +40,79 @@ impl Storage {
         first_hour: i64,
     ) -> Result<LiveSnapshot, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let through_row: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM executions")
-            .fetch_one(&mut *tx)
-            .await?;
-        let minutes = sqlx::query(
+        let through_commit: i64 =
+            sqlx::query_scalar("SELECT commit_seq FROM writer_state WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut minutes = Vec::new();
+        for r in sqlx::query(
             "SELECT e.created_at / 60000 AS unit, substr(k.key_hash, 1, 16) AS key,
-                    e.language, e.status, COUNT(*) AS n, SUM(e.execution_time_ms) AS time_ms
-             FROM executions e LEFT JOIN api_keys k ON k.id = e.key_id
-             WHERE e.created_at >= ?
+                    l.name AS language, e.status, COUNT(*) AS n, SUM(e.execution_time_ms) AS time_ms
+             FROM executions_raw e LEFT JOIN api_keys k ON k.id = e.key_id
+                  LEFT JOIN languages l ON l.id = e.language_id
+             WHERE e.id >= ?
              GROUP BY 1, 2, 3, 4",
         )
-        .bind(first_minute * 60_000)
+        .bind(first_id(first_minute * 60_000))
         .fetch_all(&mut *tx)
         .await?
-        .iter()
-        .map(live_row)
-        .collect::<Result<_, _>>()?;
-        let hours = sqlx::query(
-            "SELECT r.bucket / 3600 AS unit, substr(k.key_hash, 1, 16) AS key,
-                    r.language, r.status, SUM(r.executions) AS n, SUM(r.sum_time_ms) AS time_ms
-             FROM execution_rollup_hourly r LEFT JOIN api_keys k ON k.id = r.key_id
-             WHERE r.bucket >= ?
-             GROUP BY 1, 2, 3, 4",
-        )
-        .bind(first_hour * 3600)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(live_row)
-        .collect::<Result<_, _>>()?;
+        {
+            let status = ExecStatus::from_code(r.try_get("status")?).unwrap_or(ExecStatus::Error);
+            minutes.push(LiveRow {
+                unit: r.try_get("unit")?,
+                key: r.try_get("key")?,
+                language: r
+                    .try_get::<Option<String>, _>("language")?
+                    .unwrap_or_default(),
+                status: status.as_str().to_owned(),
+                executions: r.try_get("n")?,
+                time_ms: r.try_get("time_ms")?,
+            });
+        }
+        // Hours: a row per status with executions; the row's time goes with
+        // its first status (the rollups keep time per row, not per status).
+        let statuses: Vec<String> = BY_STATUS
+            .iter()
+            .map(|m| Executions::DECL.measures[m.index()].column.to_owned())
+            .collect();
+        let sql = format!(
+            "SELECT r.bucket / 3600 AS unit, substr(k.key_hash, 1, 16) AS key, l.name AS language,
+                    r.sum_time_ms, {}
+             FROM exec_rollup_by_key_language r LEFT JOIN api_keys k ON k.id = r.key_id
+                  LEFT JOIN languages l ON l.id = r.language_id
+             WHERE r.grain = 3600 AND r.bucket >= ?",
+            statuses.join(", ")
+        );
+        let mut hours = Vec::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(first_hour * 3600)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let mut time_ms: f64 = r.try_get("sum_time_ms")?;
+            for (code, column) in statuses.iter().enumerate() {
+                let n: i64 = r.try_get(column.as_str())?;
+                if n == 0 {
+                    continue;
+                }
+                let status = ExecStatus::from_code(code as i64).unwrap_or(ExecStatus::Error);
+                hours.push(LiveRow {
+                    unit: r.try_get("unit")?,
+                    key: r.try_get("key")?,
+                    language: r
+                        .try_get::<Option<String>, _>("language")?
+                        .unwrap_or_default(),
+                    status: status.as_str().to_owned(),
+                    executions: n,
+                    time_ms: std::mem::take(&mut time_ms),
+                });
+            }
+        }
         tx.commit().await?;
         Ok(LiveSnapshot {
             minutes,
             hours,
-            through_row,
+            through_commit,
         })
     }
-}
-
-fn live_row(r: &sqlx::sqlite::SqliteRow) -> Result<LiveRow, sqlx::Error> {
-    Ok(LiveRow {
-        unit: r.try_get("unit")?,
-        key: r.try_get("key")?,
-        language: r.try_get("language")?,
-        status: r.try_get("status")?,
-        executions: r.try_get("n")?,
-        time_ms: r.try_get("time_ms")?,
-    })
 }

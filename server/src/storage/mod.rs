@@ -3,17 +3,23 @@
 //! same functions without touching them.
 
 pub mod alerts;
+pub mod bucket_cache;
+pub mod commit;
 pub mod custom_metrics;
-pub mod day_cache;
-pub mod ingest;
+pub mod facts;
 pub mod keys;
 pub mod live;
-pub mod queries;
+pub mod raw_read;
+pub mod raw_write;
 pub mod retention;
+pub mod rollup_read;
+pub mod rollup_write;
 pub mod sql;
+mod upgrade;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
+use crate::model;
 use sqlx::{
     SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -23,8 +29,8 @@ use sqlx::{
 #[derive(Clone, Debug)]
 pub struct Storage {
     pool: SqlitePool,
-    /// Decoded rollups of closed days and hours (see [`day_cache`]).
-    days: std::sync::Arc<day_cache::DayCache>,
+    /// Decoded rollup rows of closed buckets (see [`bucket_cache`]).
+    cache: std::sync::Arc<bucket_cache::BucketCache>,
 }
 
 /// Settings of every connection.
@@ -33,7 +39,7 @@ pub struct Tuning {
     pub busy_timeout: Duration,
     /// `PRAGMA max_page_count`; 0 leaves SQLite's default.
     pub max_pages: u64,
-    /// Budget of the decoded-rollup cache ([`day_cache`]), in bytes.
+    /// Budget of the decoded-rollup cache ([`bucket_cache`]), in bytes.
     pub cache_bytes: usize,
 }
 
@@ -97,15 +103,31 @@ impl Storage {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
-        Ok(Self {
+        upgrade::histogram_bins(&pool).await?;
+        let storage = Self {
             pool,
-            days: std::sync::Arc::new(day_cache::DayCache::new(tuning.cache_bytes)),
-        })
+            cache: std::sync::Arc::new(bucket_cache::BucketCache::new(tuning.cache_bytes)),
+        };
+        upgrade::legacy_tables(&storage).await?;
+        Ok(storage)
     }
 
     /// Checks that the database answers a query.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
+    /// Tells the cache that a commit changed these rollup buckets
+    /// (table, grain, bucket start).
+    pub(crate) fn rollups_changed(&self, changed: &[(&'static str, model::Granularity, i64)]) {
+        for key in changed {
+            self.cache.invalidate(*key);
+        }
+    }
+
+    /// Bytes held by the rollup cache.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.bytes()
     }
 
     /// Waits for in-flight statements and closes every connection.

@@ -4,9 +4,15 @@
 use serde_json::{Map, Value};
 use sqlx::{Column, Row, TypeInfo, sqlite::SqliteRow};
 
-use super::{Storage, sql::Sql};
+use super::{
+    Storage,
+    facts::{self, Executions, Fact, PoolEvents, RawDecl, Requests},
+    raw_write::first_id,
+    sql::Sql,
+};
+use crate::model::Granularity;
 
-/// A table of raw events and its timestamp column (Unix ms).
+/// A table of raw events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RawTable {
     Executions,
@@ -17,53 +23,39 @@ pub enum RawTable {
 impl RawTable {
     pub const ALL: [Self; 3] = [Self::Executions, Self::Requests, Self::Pool];
 
+    fn decl(self) -> &'static RawDecl {
+        let fact = match self {
+            Self::Executions => Executions::DECL,
+            Self::Requests => Requests::DECL,
+            Self::Pool => PoolEvents::DECL,
+        };
+        fact.raw
+            .as_ref()
+            .expect("facts with events have a raw table")
+    }
+
+    /// The readable name (the view), also the archive files' prefix.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Executions => "executions",
-            Self::Requests => "api_requests",
-            Self::Pool => "pool_events",
-        }
+        self.decl().view
     }
 
-    fn time_column(self) -> &'static str {
-        match self {
-            Self::Executions => "created_at",
-            Self::Requests | Self::Pool => "ts",
-        }
-    }
-
-    /// Rows to archive, with the key hash in place of the internal key id.
-    fn select_page(self) -> &'static str {
-        match self {
-            Self::Executions => {
-                "SELECT t.*, k.key_hash FROM executions t LEFT JOIN api_keys k ON k.id = t.key_id
-                 WHERE t.created_at < ?1 AND t.id <= ?2 AND t.id > ?3 ORDER BY t.id LIMIT ?4"
-            }
-            Self::Requests => {
-                "SELECT t.*, k.key_hash FROM api_requests t LEFT JOIN api_keys k ON k.id = t.key_id
-                 WHERE t.ts < ?1 AND t.id <= ?2 AND t.id > ?3 ORDER BY t.id LIMIT ?4"
-            }
-            Self::Pool => {
-                "SELECT t.* FROM pool_events t
-                 WHERE t.ts < ?1 AND t.id <= ?2 AND t.id > ?3 ORDER BY t.id LIMIT ?4"
-            }
-        }
+    /// Rows to archive, as the view shows them, with the key hash in place
+    /// of the internal key id.
+    fn select_page(self) -> Sql {
+        let view = self.name();
+        let text = if self == Self::Pool {
+            format!(
+                "SELECT t.* FROM {view} t WHERE t.id < ?1 AND t.id <= ?2 AND t.id > ?3 ORDER BY t.id LIMIT ?4"
+            )
+        } else {
+            format!(
+                "SELECT t.*, k.key_hash FROM {view} t LEFT JOIN api_keys k ON k.id = t.key_id
+                 WHERE t.id < ?1 AND t.id <= ?2 AND t.id > ?3 ORDER BY t.id LIMIT ?4"
+            )
+        };
+        sqlx::AssertSqlSafe(text.into())
     }
 }
-
-/// Rollup tables and the retention that applies to each.
-pub const HOURLY_ROLLUPS: [&str; 4] = [
-    "execution_rollup_hourly",
-    "request_rollup_hourly",
-    "pool_rollup_hourly",
-    "metric_rollup_hourly",
-];
-pub const DAILY_ROLLUPS: [&str; 4] = [
-    "execution_rollup_daily",
-    "request_rollup_daily",
-    "pool_rollup_daily",
-    "metric_rollup_daily",
-];
 
 fn text(sql: String) -> Sql {
     sqlx::AssertSqlSafe(sql.into())
@@ -73,17 +65,17 @@ impl Storage {
     /// The newest row id of `table`: rows added after it are never touched
     /// by a retention run that started before them.
     pub async fn max_row_id(&self, table: RawTable) -> Result<i64, sqlx::Error> {
-        // Table names come from the closed `RawTable` set, never from input.
+        // Table names come from the declarations, never from input.
         sqlx::query_scalar(text(format!(
             "SELECT COALESCE(MAX(id), 0) FROM {}",
-            table.name()
+            table.decl().table
         )))
         .fetch_one(&self.pool)
         .await
     }
 
-    /// Up to `limit` expired rows with ids in `(after_id, max_id]`, as JSON
-    /// objects (column → value), in id order.
+    /// Up to `limit` rows stamped before `cutoff_ms` with ids in
+    /// `(after_id, max_id]`, as JSON objects (column → value), in id order.
     pub async fn expired_rows(
         &self,
         table: RawTable,
@@ -93,7 +85,7 @@ impl Storage {
         limit: i64,
     ) -> Result<Vec<(i64, Map<String, Value>)>, sqlx::Error> {
         let rows = sqlx::query(table.select_page())
-            .bind(cutoff_ms)
+            .bind(first_id(cutoff_ms))
             .bind(max_id)
             .bind(after_id)
             .bind(limit)
@@ -104,8 +96,8 @@ impl Storage {
             .collect()
     }
 
-    /// Deletes up to `limit` expired rows with ids up to `max_id`; returns
-    /// how many went.
+    /// Deletes up to `limit` rows stamped before `cutoff_ms` with ids up to
+    /// `max_id`; returns how many went.
     pub async fn delete_expired(
         &self,
         table: RawTable,
@@ -114,12 +106,11 @@ impl Storage {
         limit: i64,
     ) -> Result<u64, sqlx::Error> {
         let sql = format!(
-            "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE {c} < ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
-            t = table.name(),
-            c = table.time_column(),
+            "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE id < ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
+            t = table.decl().table,
         );
         Ok(sqlx::query(text(sql))
-            .bind(cutoff_ms)
+            .bind(first_id(cutoff_ms))
             .bind(max_id)
             .bind(limit)
             .execute(&self.pool)
@@ -127,28 +118,45 @@ impl Storage {
             .rows_affected())
     }
 
-    /// Deletes the rollup rows of up to `buckets` buckets of `table` that
-    /// start before `cutoff_secs`; returns how many rows went. `table` must
-    /// be one of [`HOURLY_ROLLUPS`] or [`DAILY_ROLLUPS`].
+    /// Deletes the rows of up to `buckets` buckets per rollup table that
+    /// started before their cutoff: `detail_cutoff_secs` for the
+    /// quarter-hour and hour grains, `daily_cutoff_secs` for days (all-time
+    /// rows stay). Returns how many rows went.
     pub async fn delete_rollups_before(
         &self,
-        table: &'static str,
-        cutoff_secs: i64,
+        detail_cutoff_secs: i64,
+        daily_cutoff_secs: i64,
         buckets: i64,
     ) -> Result<u64, sqlx::Error> {
-        debug_assert!(HOURLY_ROLLUPS.contains(&table) || DAILY_ROLLUPS.contains(&table));
-        let sql = format!(
-            "DELETE FROM {table} WHERE bucket IN
-               (SELECT DISTINCT bucket FROM {table} WHERE bucket < ?1 ORDER BY bucket LIMIT ?2)"
-        );
-        let deleted = sqlx::query(text(sql))
-            .bind(cutoff_secs)
-            .bind(buckets)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if DAILY_ROLLUPS.contains(&table) {
-            self.daily_rollups_removed_before(cutoff_secs);
+        let mut deleted = 0;
+        for fact in facts::ALL {
+            for rollup in fact.rollups {
+                for grain in rollup.grains {
+                    let cutoff = match grain {
+                        Granularity::Day => daily_cutoff_secs,
+                        Granularity::Total => continue,
+                        _ => detail_cutoff_secs,
+                    };
+                    let sql = format!(
+                        "DELETE FROM {t} WHERE grain = ?1 AND bucket IN
+                           (SELECT DISTINCT bucket FROM {t} WHERE grain = ?1 AND bucket < ?2
+                            ORDER BY bucket LIMIT ?3)",
+                        t = rollup.table
+                    );
+                    let n = sqlx::query(text(sql))
+                        .bind(grain.code())
+                        .bind(cutoff)
+                        .bind(buckets)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    if n > 0 {
+                        self.cache
+                            .invalidate_before(rollup.table, &[*grain], cutoff);
+                    }
+                    deleted += n;
+                }
+            }
         }
         Ok(deleted)
     }

@@ -1,6 +1,7 @@
-//! Builders for the SQL text that depends on a table's column list: multi-row
-//! inserts and rollup upserts. Each text is built once and kept for the life
-//! of the process, so SQLite's statement cache sees the same strings.
+//! The SQL text that follows from the fact declarations: raw inserts,
+//! rollup upserts and rollup reads. Each text is built once per shape and
+//! kept for the life of the process, so SQLite's statement cache sees the
+//! same strings.
 
 use std::{
     collections::HashMap,
@@ -9,21 +10,7 @@ use std::{
 
 use sqlx::{AssertSqlSafe, Sqlite, query::Query, sqlite::SqliteArguments};
 
-/// How a rollup column combines with the stored value on conflict.
-#[derive(Clone, Copy, Debug)]
-pub enum Merge {
-    Sum,
-    Max,
-}
-
-/// A value bound to a statement parameter.
-#[derive(Clone, Copy, Debug)]
-pub enum Bind<'a> {
-    Int(i64),
-    Real(f64),
-    Text(&'a str),
-    OptText(Option<&'a str>),
-}
+use super::facts::{Bind, FactDecl, RollupDecl};
 
 pub fn bind_all<'q>(
     mut query: Query<'q, Sqlite, SqliteArguments>,
@@ -35,6 +22,7 @@ pub fn bind_all<'q>(
             Bind::Real(v) => query.bind(v),
             Bind::Text(v) => query.bind(v),
             Bind::OptText(v) => query.bind(v),
+            Bind::Blob(v) => query.bind(v),
         };
     }
     query
@@ -44,9 +32,10 @@ pub fn bind_all<'q>(
 pub type Sql = AssertSqlSafe<Arc<str>>;
 
 /// Interns generated SQL: the first call for a given cache key builds the
-/// text, later calls share it. The texts are built only from the fixed table
-/// and column names in this module, never from input, hence `AssertSqlSafe`.
-fn interned(cache_key: String, build: impl FnOnce() -> String) -> Sql {
+/// text, later calls share it. The texts are built only from the table and
+/// column names of the declarations, never from input, hence
+/// `AssertSqlSafe`.
+pub fn interned(cache_key: String, build: impl FnOnce() -> String) -> Sql {
     static CACHE: Mutex<Option<HashMap<String, Arc<str>>>> = Mutex::new(None);
     let mut guard = CACHE
         .lock()
@@ -56,48 +45,77 @@ fn interned(cache_key: String, build: impl FnOnce() -> String) -> Sql {
     AssertSqlSafe(Arc::clone(text))
 }
 
-/// `INSERT INTO table (cols) VALUES (?,..),(?,..) ON CONFLICT(unique) DO NOTHING RETURNING id, unique`
-pub fn insert_returning_new(table: &str, columns: &[&str], unique: &str, rows: usize) -> Sql {
-    interned(format!("insert:{table}:{rows}"), || {
-        let tuple = format!("({})", vec!["?"; columns.len()].join(","));
+fn placeholders(columns: usize, rows: usize) -> String {
+    let tuple = format!("({})", vec!["?"; columns].join(","));
+    vec![tuple; rows].join(",")
+}
+
+/// `INSERT INTO table (id, event_hash, columns.., received_at) VALUES ..
+/// ON CONFLICT DO NOTHING` for `rows` rows.
+pub fn raw_insert(table: &str, columns: &[&str], rows: usize) -> Sql {
+    interned(format!("raw-insert:{table}:{rows}"), || {
         format!(
-            "INSERT INTO {table} ({}) VALUES {} ON CONFLICT({unique}) DO NOTHING RETURNING id, {unique}",
+            "INSERT INTO {table} (id, event_hash, {}, received_at) VALUES {} ON CONFLICT DO NOTHING",
             columns.join(", "),
-            vec![tuple; rows].join(",")
+            placeholders(columns.len() + 3, rows)
         )
     })
 }
 
-/// An upsert that adds (or takes the maximum of) every value column and, when
-/// `hist` is set, adds the histogram columns `h000`...
-pub fn rollup_upsert(table: &str, keys: &[&str], values: &[(&str, Merge)], hist: bool) -> Sql {
-    interned(format!("upsert:{table}"), || {
-        let hist_columns: Vec<String> = if hist {
-            crate::histogram::column_names().collect()
-        } else {
-            Vec::new()
-        };
-        let mut columns: Vec<&str> = keys.to_vec();
-        columns.extend(values.iter().map(|(name, _)| *name));
-        columns.extend(hist_columns.iter().map(String::as_str));
-        let updates: Vec<String> = values
+/// The columns of a rollup row in write order: `grain`, `bucket`, the
+/// dimensions, the measures, and `hist` when the fact has one.
+pub fn rollup_columns(fact: &FactDecl, rollup: &RollupDecl) -> Vec<&'static str> {
+    let mut columns = vec!["grain", "bucket"];
+    columns.extend(rollup.dims.iter().map(|d| d.column()));
+    columns.extend(fact.measures.iter().map(|m| m.column));
+    if fact.has_hist {
+        columns.push("hist");
+    }
+    columns
+}
+
+/// Writes whole rows (the writer has merged them already): insert, or
+/// replace every value of the row with the same key.
+pub fn rollup_upsert(fact: &FactDecl, rollup: &RollupDecl, rows: usize) -> Sql {
+    interned(format!("rollup-upsert:{}:{rows}", rollup.table), || {
+        let columns = rollup_columns(fact, rollup);
+        let keys = rollup.key_columns();
+        let updates: Vec<String> = columns
             .iter()
-            .map(|(name, merge)| match merge {
-                Merge::Sum => format!("{name} = {name} + excluded.{name}"),
-                Merge::Max => format!("{name} = max({name}, excluded.{name})"),
-            })
-            .chain(
-                hist_columns
-                    .iter()
-                    .map(|h| format!("{h} = {h} + excluded.{h}")),
-            )
+            .filter(|c| !keys.contains(c))
+            .map(|c| format!("{c} = excluded.{c}"))
             .collect();
         format!(
-            "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT({}) DO UPDATE SET {}",
+            "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}",
+            rollup.table,
             columns.join(", "),
-            vec!["?"; columns.len()].join(","),
+            placeholders(columns.len(), rows),
             keys.join(", "),
             updates.join(", ")
+        )
+    })
+}
+
+/// Reads stored rows of one bucket by their dimensions: `grain`, `bucket`,
+/// then `keys` tuples of the rollup's dimensions. Selects the rollup's
+/// columns from `bucket` on.
+pub fn rollup_fetch(fact: &FactDecl, rollup: &RollupDecl, keys: usize) -> Sql {
+    interned(format!("rollup-fetch:{}:{keys}", rollup.table), || {
+        let columns = rollup_columns(fact, rollup);
+        let dims: Vec<&str> = rollup.dims.iter().map(|d| d.column()).collect();
+        let filter = if dims.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND ({}) IN (VALUES {})",
+                dims.join(", "),
+                placeholders(dims.len(), keys)
+            )
+        };
+        format!(
+            "SELECT {} FROM {} WHERE grain = ? AND bucket = ?{filter}",
+            columns[1..].join(", "),
+            rollup.table,
         )
     })
 }

@@ -1,0 +1,217 @@
+//! The one way views read facts: a question (intervals, dimensions to group
+//! by, filters, measures) becomes a plan of rollup and raw pieces, whose
+//! rows are added up per interval and group.
+
+use std::collections::HashMap;
+
+use super::{
+    Context, QueryError,
+    plan::{self, DAY_MS, Horizon, Piece, Source, ceil_to},
+};
+use crate::{
+    histogram::Histogram,
+    model::Granularity,
+    storage::{
+        facts::{Dim, DimValues, Fact, MAX_DIMS, Measure, Merge, Values},
+        raw_read::RawRead,
+        rollup_read::{DimFilter, RollupRead, RowRef},
+    },
+};
+
+/// What a view asks of a fact.
+pub struct Ask<'a, F> {
+    /// Interval boundaries (Unix ms): groups are per `[bounds[i], bounds[i+1])`.
+    pub bounds: &'a [i64],
+    pub group_by: &'a [Dim],
+    pub filters: &'a [DimFilter],
+    /// The measures to read; `None`: all.
+    pub measures: Option<&'a [Measure<F>]>,
+    pub hist: bool,
+}
+
+/// One group: its interval (index into the bounds), its dimension values
+/// (in `group_by` order), measures and histogram.
+#[derive(Debug)]
+pub struct Group<F> {
+    pub interval: usize,
+    pub dims: DimValues,
+    pub values: Values<F>,
+    pub hist: Histogram,
+}
+
+impl<F> Clone for Group<F> {
+    fn clone(&self) -> Self {
+        Self {
+            interval: self.interval,
+            dims: self.dims,
+            values: self.values.clone(),
+            hist: self.hist.clone(),
+        }
+    }
+}
+
+impl<F: Fact> Group<F> {
+    pub fn get(&self, measure: Measure<F>) -> f64 {
+        self.values.get(measure)
+    }
+
+    /// A percentile, bounded by the group's largest value `max`.
+    pub fn quantile(&self, q: f64, max: Measure<F>) -> Option<f64> {
+        self.hist.quantile(q, Some(self.values.get(max)))
+    }
+}
+
+/// The groups of `ask`, sorted by interval and dimensions.
+pub async fn aggregate<F: Fact>(
+    ctx: &Context,
+    ask: &Ask<'_, F>,
+) -> Result<Vec<Group<F>>, QueryError> {
+    let fact = F::DECL;
+    let mut needed: Vec<Dim> = ask.group_by.to_vec();
+    needed.extend(ask.filters.iter().map(|f| f.dim));
+    let rollup = plan::rollup_for(fact, &needed).ok_or_else(|| {
+        QueryError::Unanswerable(format!("{}: no rollup has {needed:?}", fact.name))
+    })?;
+    if ask.bounds.len() < 2 || ask.filters.iter().any(|f| f.values.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let measures: Vec<usize> = match ask.measures {
+        Some(list) => list.iter().map(|m| m.index()).collect(),
+        None => (0..fact.measures.len()).collect(),
+    };
+    let horizon = Horizon {
+        now_ms: ctx.now_ms,
+        detail_oldest_ms: ctx.detail_oldest_ms,
+    };
+    let detail_from = ceil_to(ctx.detail_oldest_ms, DAY_MS);
+    let pieces = plan::pieces(ask.bounds, rollup.grains, horizon);
+    let mut groups = Groups::<F>::new(ask, &measures);
+    // Where each grouped dimension sits in the rollup's rows.
+    let at: Vec<Option<usize>> = ask
+        .group_by
+        .iter()
+        .map(|d| rollup.dims.iter().position(|r| r == d))
+        .collect();
+    for piece in &pieces {
+        match piece.source {
+            Source::Rollup(grain) => {
+                let width = grain.millis().unwrap_or(0);
+                let read = RollupRead {
+                    fact,
+                    rollup,
+                    grain,
+                    from: piece.from_ms.div_euclid(1000),
+                    to: piece.to_ms.div_euclid(1000),
+                    filters: ask.filters,
+                    measures: &measures,
+                    hist: ask.hist,
+                    now_ms: ctx.now_ms,
+                };
+                ctx.storage
+                    .read_rollup(&read, |row| {
+                        // Days older than the detail retention are placed by
+                        // their middle (their UTC date); the rest by their start.
+                        let t = if grain == Granularity::Day && row.bucket_ms < detail_from {
+                            row.bucket_ms + width / 2
+                        } else {
+                            row.bucket_ms.max(ask.bounds[0])
+                        };
+                        let mut dims = [0; MAX_DIMS];
+                        for (slot, at) in dims.iter_mut().zip(&at) {
+                            *slot = at.map_or(0, |i| row.dims[i]);
+                        }
+                        groups.add(t, dims, &row);
+                    })
+                    .await?;
+            }
+            Source::Raw => {
+                let read = RawRead {
+                    fact,
+                    from_ms: piece.from_ms,
+                    to_ms: piece.to_ms,
+                    bucket_ms: spans_intervals(piece, ask.bounds).then_some(60_000),
+                    dims: ask.group_by,
+                    filters: ask.filters,
+                    hist: ask.hist,
+                };
+                ctx.storage
+                    .read_raw(&read, |row| groups.add(row.bucket_ms, *row.dims, &row))
+                    .await?;
+            }
+        }
+    }
+    Ok(groups.finish())
+}
+
+/// Whether a raw piece crosses an interval boundary (then its rows are
+/// grouped by minute, and every boundary is a whole minute).
+fn spans_intervals(piece: &Piece, bounds: &[i64]) -> bool {
+    bounds
+        .iter()
+        .any(|b| *b > piece.from_ms && *b < piece.to_ms)
+}
+
+struct Groups<'a, F> {
+    bounds: &'a [i64],
+    measures: &'a [usize],
+    merges: Vec<Merge>,
+    hist: bool,
+    map: HashMap<(usize, DimValues), (Values<F>, Histogram)>,
+}
+
+impl<'a, F: Fact> Groups<'a, F> {
+    fn new(ask: &'a Ask<'a, F>, measures: &'a [usize]) -> Self {
+        Self {
+            bounds: ask.bounds,
+            measures,
+            merges: F::DECL.measures.iter().map(|m| m.merge).collect(),
+            hist: ask.hist,
+            map: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, t: i64, dims: DimValues, row: &RowRef<'_>) {
+        let interval = self.bounds.partition_point(|b| *b <= t);
+        if interval == 0 || interval >= self.bounds.len() {
+            return;
+        }
+        let (values, hist) = self
+            .map
+            .entry((interval - 1, dims))
+            .or_insert_with(|| (Values::new(), Histogram::new()));
+        for &m in self.measures {
+            let Some(v) = row.value(m) else { continue };
+            let current = values.get_raw(m);
+            let merged = match self.merges[m] {
+                Merge::Sum => current + v,
+                Merge::Max => current.max(v),
+                Merge::Min => current.min(v),
+                Merge::LastBy(at) => match row.value(at) {
+                    Some(ts) if ts >= values.get_raw(at) => v,
+                    _ => current,
+                },
+            };
+            values.set_raw(m, merged);
+        }
+        if self.hist
+            && let Some(h) = row.hist()
+        {
+            hist.merge(h);
+        }
+    }
+
+    fn finish(self) -> Vec<Group<F>> {
+        let mut groups: Vec<Group<F>> = self
+            .map
+            .into_iter()
+            .map(|((interval, dims), (values, hist))| Group {
+                interval,
+                dims,
+                values,
+                hist,
+            })
+            .collect();
+        groups.sort_by_key(|g| (g.interval, g.dims));
+        groups
+    }
+}

@@ -1,0 +1,400 @@
+//! The write path: one transaction per group of batches inserts the raw
+//! rows (each event once), adds the new ones to every rollup, and bumps the
+//! commit sequence, so a reader never sees one without the others.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{Sqlite, Transaction};
+
+use super::{
+    Storage,
+    facts::{
+        self, Executions, Fact, Ids, PoolEvents, Recorded, Requests, Values, executions as exec,
+    },
+    keys, raw_write,
+    rollup_write::{self, Deltas, HotRows},
+};
+use crate::{
+    histogram::Histogram,
+    model::{Batch, Coded, ExecStatus, KeyHash},
+};
+
+/// What one batch of a group came to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Events stored by this batch.
+    pub accepted: usize,
+    /// Events whose id was already stored (or repeated within the group).
+    pub duplicates: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct GroupOutcome {
+    /// One entry per batch, in the order given.
+    pub batches: Vec<BatchOutcome>,
+    /// Per batch, per event: whether it was stored now.
+    pub stored: Vec<Vec<bool>>,
+    /// The commit's number in `writer_state.commit_seq`.
+    pub commit_seq: i64,
+}
+
+/// Execution increments that do not come from events (OTLP metrics mapped
+/// by `crate::otlp_mapping`): they go to the rollups only.
+#[derive(Clone, Debug)]
+pub struct MappedExecutions {
+    pub ts_ms: i64,
+    pub language: String,
+    pub status: ExecStatus,
+    pub executions: i64,
+    pub sum_time_ms: f64,
+    pub sum_memory_mb: f64,
+    pub sum_queue_wait_ms: f64,
+    pub hist: Option<Histogram>,
+}
+
+/// What the writer keeps between commits: the ids of keys and dictionary
+/// values it has seen, the rows of open rollup buckets, the id sequence.
+pub struct WriterState {
+    ids: Dictionaries,
+    hot: HotRows,
+    sequence: raw_write::Sequence,
+}
+
+impl WriterState {
+    pub fn new(now_ms: i64) -> Self {
+        Self {
+            ids: Dictionaries::default(),
+            hot: HotRows::new(now_ms),
+            sequence: raw_write::Sequence::new(),
+        }
+    }
+
+    /// For a one-off writer (tools, the upgrade): remembers no rollup rows.
+    pub fn one_off() -> Self {
+        Self {
+            ids: Dictionaries::default(),
+            hot: HotRows::none(),
+            sequence: raw_write::Sequence::new(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Dictionaries {
+    keys: HashMap<KeyHash, i64>,
+    languages: HashMap<String, i64>,
+    endpoints: HashMap<String, i64>,
+}
+
+impl Dictionaries {
+    fn extend(&mut self, other: Self) {
+        self.keys.extend(other.keys);
+        self.languages.extend(other.languages);
+        self.endpoints.extend(other.endpoints);
+    }
+}
+
+/// Known ids and the ones this transaction created.
+struct Resolved<'a> {
+    known: &'a Dictionaries,
+    new: &'a Dictionaries,
+}
+
+impl Ids for Resolved<'_> {
+    fn key(&self, key: Option<&KeyHash>) -> i64 {
+        key.and_then(|k| self.known.keys.get(k).or_else(|| self.new.keys.get(k)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn language(&self, name: &str) -> i64 {
+        let found = self.known.languages.get(name);
+        found
+            .or_else(|| self.new.languages.get(name))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn endpoint(&self, path: &str) -> i64 {
+        let found = self.known.endpoints.get(path);
+        found
+            .or_else(|| self.new.endpoints.get(path))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Storage {
+    /// Stores a group of batches in one transaction. Events already stored
+    /// (same id) are counted as duplicates and change nothing.
+    pub async fn commit_group(
+        &self,
+        batches: &[&Batch],
+        state: &mut WriterState,
+        received_at_ms: i64,
+    ) -> Result<GroupOutcome, sqlx::Error> {
+        // IMMEDIATE takes the write lock now, so the transaction cannot fail
+        // half-way when another connection holds it: it waits (busy timeout).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let new = resolve(&mut tx, batches, &state.ids, received_at_ms).await?;
+        let ids = Resolved {
+            known: &state.ids,
+            new: &new,
+        };
+        keys::assign_tenants(&mut tx, &event_tenants(batches, &ids)).await?;
+
+        let mut outcome = GroupOutcome::default();
+        let mut deltas = Deltas::default();
+        for batch in batches {
+            let stored = match batch {
+                Batch::Executions(events) => {
+                    record::<Executions>(
+                        &mut tx,
+                        events,
+                        &ids,
+                        &mut state.sequence,
+                        &mut deltas,
+                        received_at_ms,
+                    )
+                    .await?
+                }
+                Batch::Requests(events) => {
+                    record::<Requests>(
+                        &mut tx,
+                        events,
+                        &ids,
+                        &mut state.sequence,
+                        &mut deltas,
+                        received_at_ms,
+                    )
+                    .await?
+                }
+                Batch::Pool(events) => {
+                    record::<PoolEvents>(
+                        &mut tx,
+                        events,
+                        &ids,
+                        &mut state.sequence,
+                        &mut deltas,
+                        received_at_ms,
+                    )
+                    .await?
+                }
+            };
+            let accepted = stored.iter().filter(|s| **s).count();
+            outcome.batches.push(BatchOutcome {
+                accepted,
+                duplicates: stored.len() - accepted,
+            });
+            outcome.stored.push(stored);
+        }
+        let touched = deltas.touched();
+        let written = rollup_write::write(&mut tx, deltas, &state.hot, received_at_ms).await?;
+        outcome.commit_seq = bump_commit_seq(&mut tx).await?;
+        tx.commit().await?;
+
+        state.ids.extend(new);
+        state.hot.committed(written, received_at_ms);
+        self.rollups_changed(&touched);
+        Ok(outcome)
+    }
+
+    /// Adds mapped increments to the execution rollups in one transaction.
+    pub async fn commit_mapped(
+        &self,
+        items: &[MappedExecutions],
+        state: &mut WriterState,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut new = Dictionaries::default();
+        let names: HashSet<&str> = items.iter().map(|i| i.language.as_str()).collect();
+        dictionary(
+            &mut tx,
+            "languages",
+            "name",
+            names,
+            &state.ids.languages,
+            &mut new.languages,
+        )
+        .await?;
+        let ids = Resolved {
+            known: &state.ids,
+            new: &new,
+        };
+        let fact = fact_index(Executions::DECL);
+        let mut deltas = Deltas::default();
+        for item in items {
+            let mut v = Values::<Executions>::new();
+            v.set(exec::EXECUTIONS, item.executions as f64);
+            v.set(
+                exec::BY_STATUS[item.status.code() as usize],
+                item.executions as f64,
+            );
+            v.set(exec::SUM_TIME_MS, item.sum_time_ms);
+            v.set(exec::SUM_MEMORY_MB, item.sum_memory_mb);
+            v.set(exec::SUM_QUEUE_WAIT_MS, item.sum_queue_wait_ms);
+            let dims = [0, ids.language(&item.language), 0];
+            let hist = item.hist.clone().unwrap_or_default();
+            deltas.add(fact, item.ts_ms, &dims, v.as_slice(), &hist);
+        }
+        let touched = deltas.touched();
+        let written = rollup_write::write(&mut tx, deltas, &state.hot, now_ms).await?;
+        bump_commit_seq(&mut tx).await?;
+        tx.commit().await?;
+        state.ids.extend(new);
+        state.hot.committed(written, now_ms);
+        self.rollups_changed(&touched);
+        Ok(())
+    }
+}
+
+pub(crate) fn fact_index(decl: &'static facts::FactDecl) -> usize {
+    facts::ALL
+        .iter()
+        .position(|d| std::ptr::eq(*d, decl))
+        .unwrap_or(0)
+}
+
+/// Inserts one batch's raw rows and adds the stored events to the rollups.
+async fn record<R: Recorded>(
+    tx: &mut Transaction<'static, Sqlite>,
+    events: &[R::Event],
+    ids: &Resolved<'_>,
+    sequence: &mut raw_write::Sequence,
+    deltas: &mut Deltas,
+    received_at_ms: i64,
+) -> Result<Vec<bool>, sqlx::Error> {
+    let Some(raw) = &R::DECL.raw else {
+        return Ok(vec![false; events.len()]);
+    };
+    let stored = raw_write::insert::<R>(tx, raw, events, ids, sequence, received_at_ms).await?;
+    let fact = fact_index(R::DECL);
+    let template = Values::<R>::new();
+    let mut values = template.clone();
+    for (event, _) in events.iter().zip(&stored).filter(|(_, s)| **s) {
+        values.clone_from(&template);
+        R::contribute(event, &mut values);
+        let mut hist = Histogram::new();
+        if let Some(v) = R::hist_value(event) {
+            hist.record(v);
+        }
+        let dims = R::dims(event, ids);
+        deltas.add(fact, R::time_ms(event), &dims, values.as_slice(), &hist);
+    }
+    Ok(stored)
+}
+
+async fn bump_commit_seq(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE writer_state SET commit_seq = commit_seq + 1 WHERE id = 1 RETURNING commit_seq",
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The key and tenant of every event of a batch (pool events have neither).
+fn keys_and_tenants<'b>(
+    batch: &'b Batch,
+) -> Box<dyn Iterator<Item = (&'b Option<KeyHash>, &'b Option<String>)> + 'b> {
+    match batch {
+        Batch::Executions(events) => Box::new(events.iter().map(|e| (&e.key, &e.tenant))),
+        Batch::Requests(events) => Box::new(events.iter().map(|e| (&e.key, &e.tenant))),
+        Batch::Pool(_) => Box::new(std::iter::empty()),
+    }
+}
+
+/// Distinct `(key id, tenant)` pairs named by the group's events; of two
+/// tenants for one key the later event's wins.
+fn event_tenants<'b>(batches: &[&'b Batch], ids: &Resolved<'_>) -> Vec<(i64, &'b str)> {
+    let mut latest: HashMap<i64, &'b str> = HashMap::new();
+    for (key, tenant) in batches.iter().flat_map(|b| keys_and_tenants(b)) {
+        if let Some(tenant) = tenant {
+            latest.insert(ids.key(key.as_ref()), tenant);
+        }
+    }
+    latest.into_iter().filter(|(id, _)| *id != 0).collect()
+}
+
+/// Finds or creates the ids of every key, language and endpoint in the
+/// group that `known` does not hold yet.
+async fn resolve(
+    tx: &mut Transaction<'static, Sqlite>,
+    batches: &[&Batch],
+    known: &Dictionaries,
+    now_ms: i64,
+) -> Result<Dictionaries, sqlx::Error> {
+    let mut new = Dictionaries::default();
+    let mut keys: HashSet<&KeyHash> = HashSet::new();
+    let mut languages: HashSet<&str> = HashSet::new();
+    let mut endpoints: HashSet<&str> = HashSet::new();
+    for batch in batches {
+        keys.extend(
+            keys_and_tenants(batch)
+                .filter_map(|(key, _)| key.as_ref())
+                .filter(|k| !known.keys.contains_key(*k)),
+        );
+        match batch {
+            Batch::Executions(events) => {
+                languages.extend(events.iter().map(|e| e.language.as_str()))
+            }
+            Batch::Requests(events) => endpoints.extend(events.iter().map(|e| e.endpoint.as_str())),
+            Batch::Pool(events) => languages.extend(events.iter().map(|e| e.language.as_str())),
+        }
+    }
+    for key in keys {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_keys (key_hash, created_at) VALUES (?, ?)
+             ON CONFLICT (key_hash) DO UPDATE SET key_hash = excluded.key_hash
+             RETURNING id",
+        )
+        .bind(key.as_str())
+        .bind(now_ms / 1000)
+        .fetch_one(&mut **tx)
+        .await?;
+        new.keys.insert(key.clone(), id);
+    }
+    dictionary(
+        tx,
+        "languages",
+        "name",
+        languages,
+        &known.languages,
+        &mut new.languages,
+    )
+    .await?;
+    dictionary(
+        tx,
+        "endpoints",
+        "path",
+        endpoints,
+        &known.endpoints,
+        &mut new.endpoints,
+    )
+    .await?;
+    Ok(new)
+}
+
+/// Ids of `values` in a dictionary table, created where missing.
+async fn dictionary(
+    tx: &mut Transaction<'static, Sqlite>,
+    table: &'static str,
+    column: &'static str,
+    values: HashSet<&str>,
+    known: &HashMap<String, i64>,
+    new: &mut HashMap<String, i64>,
+) -> Result<(), sqlx::Error> {
+    // Table and column names are the two fixed dictionaries above.
+    let sql = format!(
+        "INSERT INTO {table} ({column}) VALUES (?)
+         ON CONFLICT ({column}) DO UPDATE SET {column} = excluded.{column} RETURNING id"
+    );
+    for value in values.into_iter().filter(|v| !known.contains_key(*v)) {
+        let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(value)
+            .fetch_one(&mut **tx)
+            .await?;
+        new.insert(value.to_owned(), id);
+    }
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Reading rollup rows: from the bucket cache for closed buckets, from SQL
+//! for open ones and for the rows of a few keys (which the key-first tables
+//! find by their primary key).
+
+use std::{collections::HashSet, sync::Arc};
+
+use sqlx::{Row, sqlite::SqliteRow};
+
+use super::{
+    Storage,
+    bucket_cache::BucketRows,
+    facts::{ColumnType, Dim, DimValues, FactDecl, MAX_DIMS, RollupDecl},
+    sql::{Sql, interned},
+};
+use crate::{histogram::Histogram, model::Granularity};
+
+/// Key filters up to this many keys read a key-first rollup through its
+/// primary key; longer lists go through the cache.
+const KEY_LOOKUP_MAX: usize = 64;
+
+/// Rows whose value of `dim` is one of `values`.
+#[derive(Clone, Debug)]
+pub struct DimFilter {
+    pub dim: Dim,
+    pub values: HashSet<i64>,
+}
+
+/// What to read from a rollup.
+#[derive(Clone, Copy, Debug)]
+pub struct RollupRead<'a> {
+    pub fact: &'static FactDecl,
+    pub rollup: &'static RollupDecl,
+    pub grain: Granularity,
+    /// Buckets starting in `[from, to)`, Unix seconds.
+    pub from: i64,
+    pub to: i64,
+    pub filters: &'a [DimFilter],
+    /// Measures to read (indices); the others read as their identity.
+    pub measures: &'a [usize],
+    pub hist: bool,
+    pub now_ms: i64,
+}
+
+/// One row as read: its bucket start (Unix ms), its dimensions in the
+/// order the read names them, and accessors for its measures and histogram.
+pub struct RowRef<'a> {
+    pub bucket_ms: i64,
+    pub dims: &'a DimValues,
+    pub(super) values: Values<'a>,
+    pub(super) hist: Option<&'a Histogram>,
+}
+
+pub(super) enum Values<'a> {
+    Columns(&'a [Option<Vec<f64>>], usize),
+    Row(&'a [f64]),
+}
+
+impl RowRef<'_> {
+    /// A measure; `None` when it was not read.
+    pub fn value(&self, measure: usize) -> Option<f64> {
+        match self.values {
+            Values::Columns(columns, i) => columns.get(measure)?.as_ref().map(|c| c[i]),
+            Values::Row(values) => values.get(measure).copied().filter(|v| !v.is_nan()),
+        }
+    }
+
+    pub fn hist(&self) -> Option<&Histogram> {
+        self.hist
+    }
+}
+
+pub(super) fn passes(filters: &[DimFilter], layout: &[Dim], dims: &DimValues) -> bool {
+    filters.iter().all(|f| {
+        layout
+            .iter()
+            .position(|d| *d == f.dim)
+            .is_none_or(|i| f.values.contains(&dims[i]))
+    })
+}
+
+impl Storage {
+    /// Calls `visit` for every row of `read` that passes its filters.
+    pub async fn read_rollup(
+        &self,
+        read: &RollupRead<'_>,
+        mut visit: impl FnMut(RowRef<'_>),
+    ) -> Result<(), sqlx::Error> {
+        if read.from >= read.to {
+            return Ok(());
+        }
+        let few_keys = read.rollup.key_first
+            && read
+                .filters
+                .iter()
+                .any(|f| f.dim == Dim::Key && f.values.len() <= KEY_LOOKUP_MAX);
+        let Some(width) = read.grain.seconds().filter(|_| !few_keys) else {
+            return self.read_sql(read, read.from, read.to, &mut visit).await;
+        };
+        // Closed buckets from the cache, the open ones (and what does not
+        // fit the cache) from SQL.
+        let from = read.from.div_euclid(width) * width;
+        // The open bucket starts here; every bucket before it has ended.
+        let closed_to =
+            (read.now_ms.div_euclid(1000).div_euclid(width) * width).clamp(from, read.to);
+        let table = read.rollup.table;
+        let buckets = (closed_to - from) / width;
+        let fits = self.cache.would_fit(
+            table,
+            read.grain,
+            usize::try_from(buckets).unwrap_or(usize::MAX),
+        );
+        if !fits {
+            return self.read_sql(read, read.from, read.to, &mut visit).await;
+        }
+        let mut cached: Vec<(i64, Arc<BucketRows>)> = Vec::with_capacity(buckets as usize);
+        let mut missing: Vec<i64> = Vec::new();
+        let mut bucket = from;
+        while bucket < closed_to {
+            match self.cache.get(&(table, read.grain, bucket)) {
+                Some(rows) if rows.has(read.measures, read.hist) => cached.push((bucket, rows)),
+                _ => missing.push(bucket),
+            }
+            bucket += width;
+        }
+        for run in runs(&missing, width) {
+            cached.extend(self.load(read, run.0, run.1).await?);
+        }
+        for (bucket, rows) in &cached {
+            for (i, dims) in rows.dims.iter().enumerate() {
+                if passes(read.filters, read.rollup.dims, dims) {
+                    visit(RowRef {
+                        bucket_ms: *bucket * 1000,
+                        dims,
+                        values: Values::Columns(&rows.columns, i),
+                        hist: rows.hist.as_ref().map(|h| &h[i]),
+                    });
+                }
+            }
+        }
+        self.read_sql(read, closed_to, read.to, &mut visit).await
+    }
+
+    /// Loads buckets `[from, to)` of `read` into the cache, with the
+    /// measures asked for and those already held.
+    async fn load(
+        &self,
+        read: &RollupRead<'_>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Arc<BucketRows>)>, sqlx::Error> {
+        let table = read.rollup.table;
+        let width = read.grain.seconds().unwrap_or(1);
+        let mut measures: Vec<usize> = read.measures.to_vec();
+        let mut hist = read.hist;
+        let mut generations = Vec::new();
+        let mut bucket = from;
+        while bucket < to {
+            let key = (table, read.grain, bucket);
+            if let Some(held) = self.cache.get(&key) {
+                measures.extend(
+                    held.columns
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| c.is_some())
+                        .map(|(i, _)| i),
+                );
+                hist |= held.hist.is_some();
+            }
+            generations.push((bucket, self.cache.generation(&key)));
+            bucket += width;
+        }
+        measures.sort_unstable();
+        measures.dedup();
+        let n = read.fact.measures.len();
+        let mut loaded: Vec<BucketRows> = (0..generations.len())
+            .map(|_| BucketRows {
+                dims: Vec::new(),
+                columns: (0..n)
+                    .map(|m| measures.contains(&m).then(Vec::new))
+                    .collect(),
+                hist: hist.then(Vec::new),
+            })
+            .collect();
+        let sql = select_sql(read.fact, read.rollup, &measures, hist, &[]);
+        let rows = sqlx::query(sql)
+            .bind(read.grain.code())
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            let (bucket, dims, values, h) = decode(read.fact, read.rollup, &measures, hist, row)?;
+            let Some(slot) = loaded.get_mut(((bucket - from) / width) as usize) else {
+                continue;
+            };
+            slot.dims.push(dims);
+            for (m, value) in measures.iter().zip(values) {
+                if let Some(Some(column)) = slot.columns.get_mut(*m) {
+                    column.push(value);
+                }
+            }
+            if let (Some(all), Some(h)) = (slot.hist.as_mut(), h) {
+                all.push(h);
+            }
+        }
+        Ok(generations
+            .into_iter()
+            .zip(loaded)
+            .map(|((bucket, generation), rows)| {
+                let rows = Arc::new(rows);
+                self.cache
+                    .insert((table, read.grain, bucket), generation, Arc::clone(&rows));
+                (bucket, rows)
+            })
+            .collect())
+    }
+
+    /// Reads buckets `[from, to)` of `read` straight from SQL.
+    async fn read_sql(
+        &self,
+        read: &RollupRead<'_>,
+        from: i64,
+        to: i64,
+        visit: &mut impl FnMut(RowRef<'_>),
+    ) -> Result<(), sqlx::Error> {
+        if from >= to {
+            return Ok(());
+        }
+        let lists: Vec<(Dim, Vec<i64>)> = read
+            .filters
+            .iter()
+            .filter(|f| read.rollup.dims.contains(&f.dim))
+            .map(|f| (f.dim, f.values.iter().copied().collect()))
+            .collect();
+        if lists.iter().any(|(_, v)| v.is_empty()) {
+            return Ok(());
+        }
+        let shape: Vec<(Dim, usize)> = lists.iter().map(|(d, v)| (*d, v.len())).collect();
+        let sql = select_sql(read.fact, read.rollup, read.measures, read.hist, &shape);
+        let mut query = sqlx::query(sql).bind(read.grain.code()).bind(from).bind(to);
+        for (_, values) in &lists {
+            for v in values {
+                query = query.bind(*v);
+            }
+        }
+        let n = read.fact.measures.len();
+        let mut values = vec![f64::NAN; n];
+        for row in query.fetch_all(&self.pool).await? {
+            let (bucket, dims, read_values, hist) =
+                decode(read.fact, read.rollup, read.measures, read.hist, &row)?;
+            for (m, v) in read.measures.iter().zip(read_values) {
+                values[*m] = v;
+            }
+            visit(RowRef {
+                bucket_ms: bucket * 1000,
+                dims: &dims,
+                values: Values::Row(&values),
+                hist: hist.as_ref(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Contiguous runs `[from, to)` of bucket starts `width` apart.
+fn runs(buckets: &[i64], width: i64) -> Vec<(i64, i64)> {
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for &b in buckets {
+        match runs.last_mut() {
+            Some(run) if run.1 == b => run.1 = b + width,
+            _ => runs.push((b, b + width)),
+        }
+    }
+    runs
+}
+
+/// `SELECT bucket, dims.., measures.., [hist] FROM table WHERE grain = ?1
+/// AND bucket >= ?2 AND bucket < ?3 [AND dim IN (..)]..`
+fn select_sql(
+    fact: &FactDecl,
+    rollup: &RollupDecl,
+    measures: &[usize],
+    hist: bool,
+    lists: &[(Dim, usize)],
+) -> Sql {
+    let key = format!(
+        "rollup-select:{}:{measures:?}:{hist}:{lists:?}",
+        rollup.table
+    );
+    interned(key, || {
+        let mut columns = vec!["bucket".to_owned()];
+        columns.extend(rollup.dims.iter().map(|d| d.column().to_owned()));
+        columns.extend(measures.iter().map(|m| fact.measures[*m].column.to_owned()));
+        if hist && fact.has_hist {
+            columns.push("hist".to_owned());
+        }
+        let filters: String = lists
+            .iter()
+            .map(|(dim, n)| format!(" AND {} IN ({})", dim.column(), vec!["?"; *n].join(",")))
+            .collect();
+        format!(
+            "SELECT {} FROM {} WHERE grain = ? AND bucket >= ? AND bucket < ?{filters}",
+            columns.join(", "),
+            rollup.table
+        )
+    })
+}
+
+type Decoded = (i64, DimValues, Vec<f64>, Option<Histogram>);
+
+fn decode(
+    fact: &FactDecl,
+    rollup: &RollupDecl,
+    measures: &[usize],
+    hist: bool,
+    row: &SqliteRow,
+) -> Result<Decoded, sqlx::Error> {
+    let bucket: i64 = row.try_get(0)?;
+    let mut dims = [0; MAX_DIMS];
+    for (i, slot) in dims.iter_mut().enumerate().take(rollup.dims.len()) {
+        *slot = row.try_get(1 + i)?;
+    }
+    let at = 1 + rollup.dims.len();
+    let mut values = Vec::with_capacity(measures.len());
+    for (i, m) in measures.iter().enumerate() {
+        values.push(match fact.measures[*m].kind {
+            ColumnType::Int => row.try_get::<i64, _>(at + i)? as f64,
+            _ => row.try_get::<f64, _>(at + i)?,
+        });
+    }
+    let hist = if hist && fact.has_hist {
+        let blob: &[u8] = row.try_get(at + measures.len())?;
+        Some(Histogram::decode(blob).ok_or_else(|| {
+            sqlx::Error::Decode(format!("{}: a histogram blob is corrupt", rollup.table).into())
+        })?)
+    } else {
+        None
+    };
+    Ok((bucket, dims, values, hist))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_buckets_are_loaded_in_runs() {
+        assert_eq!(runs(&[0, 10, 20, 40, 50], 10), vec![(0, 30), (40, 60)]);
+        assert!(runs(&[], 10).is_empty());
+    }
+}
