@@ -15,3 +15,4 @@ mod retention;
 mod security;
 mod server_fns;
 mod tenants;
+mod upgrade;

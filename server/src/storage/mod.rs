@@ -17,6 +17,9 @@ pub mod rollup_write;
 pub mod sql;
 mod upgrade;
 
+#[cfg(test)]
+mod schema_check;
+
 use std::{path::Path, str::FromStr, time::Duration};
 
 use crate::model;

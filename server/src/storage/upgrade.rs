@@ -222,19 +222,18 @@ fn legacy_hist(
 }
 
 /// Old bin 0 is new bin 0, old bin 105 the new last bin; old bin `i`
-/// between spans new bins `8(i−1)+1 ..= 8i`, and its count is spread evenly.
+/// between spans new bins `8(i−1)+1 ..= 8i`. Its count goes to the two new
+/// bins at its geometric middle, where the old release read its
+/// percentiles: data from before the upgrade keeps that release's accuracy
+/// (within 9.1 %, plus the new bins' 2.2 %).
 fn rebin(old: &[u64; LEGACY_BINS]) -> Histogram {
     let mut h = Histogram::new();
     h.add_to_bin(0, old[0]);
     h.add_to_bin(histogram::BINS - 1, old[LEGACY_BINS - 1]);
     for (i, &count) in old.iter().enumerate().take(LEGACY_BINS - 1).skip(1) {
-        let first = SPLIT * (i - 1) + 1;
-        for k in 0..SPLIT as u64 {
-            h.add_to_bin(
-                first + k as usize,
-                count / SPLIT as u64 + u64::from(k < count % SPLIT as u64),
-            );
-        }
+        let middle = SPLIT * (i - 1) + 1 + SPLIT / 2;
+        h.add_to_bin(middle - 1, count / 2);
+        h.add_to_bin(middle, count - count / 2);
     }
     h
 }
