@@ -1,11 +1,12 @@
 -- Storage v2 (see server/src/storage/facts/): each fact declared once.
 --
 -- * Raw events keep their columns, with integer codes and dictionary ids in
---   place of repeated texts; `id` is time-ordered (`created_at << 20` plus a
---   sequence), so a time range is a range of the primary key and needs no
---   index of its own, and `event_hash` (a 64-bit hash of the event's id) is
---   the idempotency key. Views under the former table names show the rows
---   as before (names, not codes).
+--   place of repeated texts. `id` is `created_at << 20` plus a slot from a
+--   hash of the event's id (server/src/storage/raw_write.rs): a time range
+--   is a range of the primary key, and the primary key is the idempotency
+--   key, so raw tables need no other index; `stamped_hash` (with a unique
+--   index) finds again the events Tally stamped on arrival. Views under the
+--   former table names show the rows as before (names, not codes).
 -- * Rollups: one table per set of dimensions, every grain in one table
 --   (`grain` = bucket width in seconds, 0 for all time), a sparse latency
 --   histogram in one blob (server/src/histogram.rs) instead of a column per
@@ -56,7 +57,7 @@ INSERT INTO writer_state (id, commit_seq) VALUES (1, 0);
 
 CREATE TABLE executions_raw (
     id                 INTEGER PRIMARY KEY,
-    event_hash         INTEGER NOT NULL,
+    stamped_hash       INTEGER,
     execution_id       TEXT    NOT NULL,
     created_at         INTEGER NOT NULL,
     key_id             INTEGER NOT NULL,
@@ -77,7 +78,7 @@ CREATE TABLE executions_raw (
     entity_id          TEXT,
     received_at        INTEGER NOT NULL
 ) STRICT;
-CREATE UNIQUE INDEX executions_raw_by_hash ON executions_raw (event_hash);
+CREATE UNIQUE INDEX executions_raw_stamped ON executions_raw (stamped_hash) WHERE stamped_hash IS NOT NULL;
 
 CREATE VIEW executions AS
 SELECT r.id, r.execution_id, r.created_at, r.key_id, l.name AS language,
@@ -90,7 +91,7 @@ FROM executions_raw r LEFT JOIN languages l ON l.id = r.language_id;
 
 CREATE TABLE api_requests_raw (
     id           INTEGER PRIMARY KEY,
-    event_hash   INTEGER NOT NULL,
+    stamped_hash INTEGER,
     request_id   TEXT    NOT NULL,
     ts           INTEGER NOT NULL,
     method       INTEGER NOT NULL,
@@ -104,7 +105,7 @@ CREATE TABLE api_requests_raw (
     error        TEXT,
     received_at  INTEGER NOT NULL
 ) STRICT;
-CREATE UNIQUE INDEX api_requests_raw_by_hash ON api_requests_raw (event_hash);
+CREATE UNIQUE INDEX api_requests_raw_stamped ON api_requests_raw (stamped_hash) WHERE stamped_hash IS NOT NULL;
 
 CREATE VIEW api_requests AS
 SELECT r.id, r.request_id, r.ts,
@@ -117,7 +118,7 @@ FROM api_requests_raw r LEFT JOIN endpoints e ON e.id = r.endpoint_id;
 
 CREATE TABLE pool_events_raw (
     id               INTEGER PRIMARY KEY,
-    event_hash       INTEGER NOT NULL,
+    stamped_hash     INTEGER,
     event_id         TEXT    NOT NULL,
     ts               INTEGER NOT NULL,
     kind             INTEGER NOT NULL,
@@ -125,7 +126,7 @@ CREATE TABLE pool_events_raw (
     acquire_time_ms  REAL    NOT NULL,
     received_at      INTEGER NOT NULL
 ) STRICT;
-CREATE UNIQUE INDEX pool_events_raw_by_hash ON pool_events_raw (event_hash);
+CREATE UNIQUE INDEX pool_events_raw_stamped ON pool_events_raw (stamped_hash) WHERE stamped_hash IS NOT NULL;
 
 CREATE VIEW pool_events AS
 SELECT r.id, r.event_id, r.ts,

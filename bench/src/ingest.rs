@@ -133,14 +133,16 @@ async fn sqlite_bulk_insert(dir: &Path, rows: usize) -> anyhow::Result<f64> {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display())).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let started = Instant::now();
+    // The raw table as the writer fills it: the time-and-hash id (its
+    // primary key is the idempotency key), codes and dictionary ids.
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
-         INSERT INTO executions (execution_id, created_at, key_id, language, status, container_source,
-           execution_time_ms, memory_peak_mb, cpu_time_ms, files_uploaded, files_generated,
-           output_size_bytes, state_size_bytes, queue_wait_ms, repl_mode, received_at)
-         SELECT 'limit-' || i || '-' || hex(randomblob(4)), ?2, i % 8,
-                CASE i % 4 WHEN 0 THEN 'python' WHEN 1 THEN 'javascript' WHEN 2 THEN 'go' ELSE 'rust' END,
-                'completed', 'pool_hit', 20 + i % 400, 40.0, 15.0, 0, 0, 512, 0, 0, 0, ?2
+         INSERT INTO executions_raw (id, execution_id, created_at, key_id, language_id,
+           status, container_source, execution_time_ms, memory_peak_mb, cpu_time_ms,
+           files_uploaded, files_generated, output_size_bytes, state_size_bytes, queue_wait_ms,
+           repl_mode, received_at)
+         SELECT (?2 << 20) + i, 'limit-' || i || '-' || hex(randomblob(4)), ?2, i % 8,
+                1 + i % 4, 0, 0, 20 + i % 400, 40.0, 15.0, 0, 0, 512, 0, 0, 0, ?2
          FROM n",
     )
     .bind(rows as i64)
@@ -187,8 +189,8 @@ pub async fn run(binary: &Path, scale: Scale, report: &mut Report) -> anyhow::Re
         let ratio = result.events_per_second / limit;
         let (target, met) = match batch {
             500 => (
-                Some("≥ 300 000 events/s and ≥ 30 % of the limit".to_owned()),
-                Some(result.events_per_second >= 300_000.0 && ratio >= 0.3),
+                Some("≥ 150 000 events/s and ≥ 35 % of the limit".to_owned()),
+                Some(result.events_per_second >= 150_000.0 && ratio >= 0.35),
             ),
             1 => (
                 Some("≥ 20 000 requests/s".to_owned()),

@@ -7,11 +7,14 @@
 //! `-- all --quick --binary target/debug/tally` for the CI smoke run, which
 //! asserts nothing about speed.
 
+mod cold;
+mod datasets;
 mod ingest;
 mod page;
 mod queries;
 mod redis_counters;
 mod report;
+mod views;
 
 use std::path::PathBuf;
 
@@ -30,6 +33,10 @@ struct Args {
     /// The server binary to measure.
     #[arg(long, global = true, default_value = "target/release/tally")]
     binary: PathBuf,
+    /// Sizes of the query databases instead of the defaults (1 M and 10 M;
+    /// 20 k and 100 k with --quick), e.g. `--query-sizes 50000,200000`.
+    #[arg(long, global = true, value_delimiter = ',')]
+    query_sizes: Option<Vec<usize>>,
     /// Where the JSON results go.
     #[arg(long, global = true, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -41,7 +48,8 @@ enum What {
     All,
     /// Ingest over HTTP (batches of 1, 100, 500) vs SQLite's bulk insert; server memory.
     Ingest,
-    /// Admin endpoints and server functions on a 90-day database vs a raw-row scan.
+    /// Every admin view and a server function on 90-day databases of 12 and
+    /// 1 000 keys at two sizes: warm, cold, memory, growth; vs a raw-row scan.
     Queries,
     /// /monitoring in headless Chromium until every chart is drawn; WASM size.
     Page,
@@ -55,9 +63,10 @@ pub struct Scale {
     pub quick: bool,
     /// Seconds each ingest load runs.
     pub ingest_seconds: u64,
-    /// Executions in the query database.
-    pub query_executions: usize,
-    /// Calls per endpoint.
+    /// Executions in the query databases: the smaller and the larger size
+    /// (the growth rows compare them), each with 12 and with 1 000 keys.
+    pub query_executions: [usize; 2],
+    /// Timed calls per combination of the view matrix (after one warm-up).
     pub query_runs: usize,
     pub page_runs: usize,
 }
@@ -68,15 +77,15 @@ impl Scale {
             Self {
                 quick,
                 ingest_seconds: 2,
-                query_executions: 100_000,
-                query_runs: 5,
+                query_executions: [20_000, 100_000],
+                query_runs: 2,
                 page_runs: 2,
             }
         } else {
             Self {
                 quick,
                 ingest_seconds: 10,
-                query_executions: 10_000_000,
+                query_executions: [1_000_000, 10_000_000],
                 query_runs: 30,
                 page_runs: 7,
             }
@@ -96,7 +105,14 @@ async fn main() -> anyhow::Result<()> {
             args.binary.display()
         );
     }
-    let scale = Scale::new(args.quick);
+    let mut scale = Scale::new(args.quick);
+    if let Some(sizes) = &args.query_sizes {
+        anyhow::ensure!(
+            sizes.len() == 2 && sizes.iter().all(|&n| n > 0),
+            "--query-sizes takes two sizes, e.g. 50000,200000"
+        );
+        scale.query_executions = [sizes[0].min(sizes[1]), sizes[0].max(sizes[1])];
+    }
     let mut report = Report::new(scale, &args.binary);
     let all = args.what == What::All;
     if all || args.what == What::Ingest {

@@ -28,6 +28,26 @@ pub struct Report {
     pub quick: bool,
     pub binary: String,
     pub rows: Vec<Row>,
+    /// Every combination of the query view matrix (the rows above show only
+    /// the worst of each dataset, view and period).
+    pub combinations: Vec<Combination>,
+}
+
+/// One cell of the query view matrix: a view called with one period, time
+/// zone and key filter, `runs` times after a dropped warm-up call.
+#[derive(Clone, Debug, Serialize)]
+pub struct Combination {
+    pub dataset: String,
+    pub view: &'static str,
+    pub period: &'static str,
+    pub tz: &'static str,
+    /// `all keys`, or which key the view is filtered by.
+    pub filter: &'static str,
+    /// The 16-hex prefix passed as `api_key_hash`, if filtered.
+    pub key_prefix: Option<String>,
+    pub runs: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
 }
 
 impl Report {
@@ -54,6 +74,7 @@ impl Report {
             quick: scale.quick,
             binary: binary.display().to_string(),
             rows: Vec::new(),
+            combinations: Vec::new(),
         }
     }
 
@@ -147,4 +168,10 @@ pub fn percentile(values: &mut [f64], q: f64) -> f64 {
 /// RSS of a process in MB.
 pub fn rss_mb(pid: u32) -> f64 {
     tally::system::process_rss_mb(&pid.to_string())
+}
+
+/// A group name made at run time (from a dataset's size). Rows keep
+/// `&'static str` groups; the handful of names a run makes live until exit.
+pub fn group(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
 }

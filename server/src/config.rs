@@ -201,6 +201,18 @@ pub struct Config {
     #[arg(long, env = "TALLY_SQLITE_MAX_PAGES", default_value_t = 0)]
     pub sqlite_max_pages: u64,
 
+    /// SQLite page cache of the ingest writer (MiB): the working set of the
+    /// idempotency index, whose pages an insert touches at random.
+    #[arg(long, env = "TALLY_SQLITE_INGEST_CACHE_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub sqlite_ingest_cache_mb: u64,
+
+    /// When a commit is durable: `full` (the default) syncs every commit to
+    /// disk, so an acknowledged event survives a power loss; `normal` syncs
+    /// at checkpoints only: it survives a crash of Tally, not of the machine,
+    /// and single-event requests run several times faster.
+    #[arg(long, env = "TALLY_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"])]
+    pub sqlite_synchronous: String,
+
     /// Demo mode: send simulated traffic (90 days of history, then live
     /// events) through this server's own ingest API.
     #[arg(long, env = "TALLY_DEMO", default_value_t = false, value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]

@@ -88,42 +88,31 @@ impl Histogram {
 
     /// Adds every count of `other`.
     pub fn merge(&mut self, other: &Self) {
-        if other.bins.is_empty() {
-            return;
-        }
-        if self.bins.is_empty() {
-            self.bins.clone_from(&other.bins);
-            return;
-        }
-        let mut merged = Vec::with_capacity(self.bins.len() + other.bins.len());
-        let (mut a, mut b) = (self.bins.iter().peekable(), other.bins.iter().peekable());
-        loop {
-            match (a.peek(), b.peek()) {
-                (Some(&&(x, m)), Some(&&(y, n))) if x == y => {
-                    merged.push((x, m + n));
-                    a.next();
-                    b.next();
+        match other.bins.len() {
+            0 => {}
+            _ if self.bins.is_empty() => self.bins.clone_from(&other.bins),
+            // Few bins: insert them in place.
+            n if n <= 4 => {
+                for &(bin, count) in &other.bins {
+                    self.add_to_bin(usize::from(bin), count);
                 }
-                (Some(&&x), Some(&&y)) if x.0 < y.0 => {
-                    merged.push(x);
-                    a.next();
+            }
+            _ => {
+                // Append, sort, and add up equal bins, in the same buffer.
+                self.bins.extend_from_slice(&other.bins);
+                self.bins.sort_unstable_by_key(|(b, _)| *b);
+                let mut write = 0;
+                for read in 1..self.bins.len() {
+                    if self.bins[read].0 == self.bins[write].0 {
+                        self.bins[write].1 += self.bins[read].1;
+                    } else {
+                        write += 1;
+                        self.bins[write] = self.bins[read];
+                    }
                 }
-                (Some(_), Some(&&y)) => {
-                    merged.push(y);
-                    b.next();
-                }
-                (Some(&&x), None) => {
-                    merged.push(x);
-                    a.next();
-                }
-                (None, Some(&&y)) => {
-                    merged.push(y);
-                    b.next();
-                }
-                (None, None) => break,
+                self.bins.truncate(write + 1);
             }
         }
-        self.bins = merged;
     }
 
     /// Non-empty bins, in order.

@@ -55,6 +55,9 @@ impl Application {
             busy_timeout: Duration::from_millis(config.sqlite_busy_timeout_ms),
             max_pages: config.sqlite_max_pages,
             cache_bytes: usize::try_from(config.query_cache_mb << 20).unwrap_or(usize::MAX),
+            ingest_page_cache_bytes: usize::try_from(config.sqlite_ingest_cache_mb << 20)
+                .unwrap_or(usize::MAX),
+            durable_against_power_loss: config.sqlite_synchronous == "full",
         };
         let storage = Storage::open(location, tuning).await.with_context(|| {
             format!(

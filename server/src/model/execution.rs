@@ -131,6 +131,8 @@ pub struct Execution {
     pub user_id: Option<String>,
     pub entity_id: Option<String>,
     pub created_at_ms: i64,
+    /// The producer sent no timestamp: Tally stamped the event on arrival.
+    pub stamped: bool,
 }
 
 impl ExecutionInput {
@@ -159,6 +161,7 @@ impl ExecutionInput {
             session_id: optional_text("session_id", self.session_id, MAX_ID)?,
             user_id: optional_text("user_id", self.user_id, MAX_ID)?,
             entity_id: optional_text("entity_id", self.entity_id, MAX_ID)?,
+            stamped: self.created_at.is_none(),
             created_at_ms: timestamp("created_at", self.created_at, limits)?,
         })
     }

@@ -60,6 +60,8 @@ pub struct PoolInput {
 pub struct PoolEvent {
     pub id: String,
     pub ts_ms: i64,
+    /// The producer sent no timestamp: Tally stamped the event on arrival.
+    pub stamped: bool,
     pub kind: PoolKind,
     pub language: String,
     pub acquire_time_ms: f64,
@@ -69,6 +71,7 @@ impl PoolInput {
     pub fn validate(self, limits: &Limits) -> Result<PoolEvent, FieldError> {
         Ok(PoolEvent {
             id: id_or_random("id", self.id)?,
+            stamped: self.ts.is_none(),
             ts_ms: timestamp("ts", self.ts, limits)?,
             kind: PoolKind::parse(&required("kind", self.kind)?)?,
             language: language("language", required("language", self.language)?)?,

@@ -34,6 +34,8 @@ pub struct RequestInput {
 pub struct ApiRequest {
     pub id: String,
     pub ts_ms: i64,
+    /// The producer sent no timestamp: Tally stamped the event on arrival.
+    pub stamped: bool,
     pub method: String,
     pub endpoint: String,
     pub status_code: u16,
@@ -87,6 +89,7 @@ impl RequestInput {
         let key = key_hash(self.api_key, self.api_key_hash)?;
         Ok(ApiRequest {
             id: id_or_random("id", self.id)?,
+            stamped: self.ts.is_none(),
             ts_ms: timestamp("ts", self.ts, limits)?,
             method,
             endpoint,

@@ -15,7 +15,7 @@ use super::{
     rollup_write::{self, Deltas, HotRows},
 };
 use crate::{
-    histogram::Histogram,
+    histogram::{self, Histogram},
     model::{Batch, Coded, ExecStatus, KeyHash},
 };
 
@@ -53,11 +53,10 @@ pub struct MappedExecutions {
 }
 
 /// What the writer keeps between commits: the ids of keys and dictionary
-/// values it has seen, the rows of open rollup buckets, the id sequence.
+/// values it has seen, and the rows of open rollup buckets.
 pub struct WriterState {
     ids: Dictionaries,
     hot: HotRows,
-    sequence: raw_write::Sequence,
 }
 
 impl WriterState {
@@ -65,7 +64,6 @@ impl WriterState {
         Self {
             ids: Dictionaries::default(),
             hot: HotRows::new(now_ms),
-            sequence: raw_write::Sequence::new(),
         }
     }
 
@@ -74,7 +72,6 @@ impl WriterState {
         Self {
             ids: Dictionaries::default(),
             hot: HotRows::none(),
-            sequence: raw_write::Sequence::new(),
         }
     }
 }
@@ -135,7 +132,7 @@ impl Storage {
     ) -> Result<GroupOutcome, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so the transaction cannot fail
         // half-way when another connection holds it: it waits (busy timeout).
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.ingest.begin_with("BEGIN IMMEDIATE").await?;
         let new = resolve(&mut tx, batches, &state.ids, received_at_ms).await?;
         let ids = Resolved {
             known: &state.ids,
@@ -148,37 +145,13 @@ impl Storage {
         for batch in batches {
             let stored = match batch {
                 Batch::Executions(events) => {
-                    record::<Executions>(
-                        &mut tx,
-                        events,
-                        &ids,
-                        &mut state.sequence,
-                        &mut deltas,
-                        received_at_ms,
-                    )
-                    .await?
+                    record::<Executions>(&mut tx, events, &ids, &mut deltas, received_at_ms).await?
                 }
                 Batch::Requests(events) => {
-                    record::<Requests>(
-                        &mut tx,
-                        events,
-                        &ids,
-                        &mut state.sequence,
-                        &mut deltas,
-                        received_at_ms,
-                    )
-                    .await?
+                    record::<Requests>(&mut tx, events, &ids, &mut deltas, received_at_ms).await?
                 }
                 Batch::Pool(events) => {
-                    record::<PoolEvents>(
-                        &mut tx,
-                        events,
-                        &ids,
-                        &mut state.sequence,
-                        &mut deltas,
-                        received_at_ms,
-                    )
-                    .await?
+                    record::<PoolEvents>(&mut tx, events, &ids, &mut deltas, received_at_ms).await?
                 }
             };
             let accepted = stored.iter().filter(|s| **s).count();
@@ -188,14 +161,13 @@ impl Storage {
             });
             outcome.stored.push(stored);
         }
-        let touched = deltas.touched();
         let written = rollup_write::write(&mut tx, deltas, &state.hot, received_at_ms).await?;
         outcome.commit_seq = bump_commit_seq(&mut tx).await?;
         tx.commit().await?;
 
         state.ids.extend(new);
-        state.hot.committed(written, received_at_ms);
-        self.rollups_changed(&touched);
+        state.hot.committed(written.rows, received_at_ms);
+        self.rollups_changed(&written.touched);
         Ok(outcome)
     }
 
@@ -206,7 +178,7 @@ impl Storage {
         state: &mut WriterState,
         now_ms: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.ingest.begin_with("BEGIN IMMEDIATE").await?;
         let mut new = Dictionaries::default();
         let names: HashSet<&str> = items.iter().map(|i| i.language.as_str()).collect();
         dictionary(
@@ -238,13 +210,12 @@ impl Storage {
             let hist = item.hist.clone().unwrap_or_default();
             deltas.add(fact, item.ts_ms, &dims, v.as_slice(), &hist);
         }
-        let touched = deltas.touched();
         let written = rollup_write::write(&mut tx, deltas, &state.hot, now_ms).await?;
         bump_commit_seq(&mut tx).await?;
         tx.commit().await?;
         state.ids.extend(new);
-        state.hot.committed(written, now_ms);
-        self.rollups_changed(&touched);
+        state.hot.committed(written.rows, now_ms);
+        self.rollups_changed(&written.touched);
         Ok(())
     }
 }
@@ -261,26 +232,22 @@ async fn record<R: Recorded>(
     tx: &mut Transaction<'static, Sqlite>,
     events: &[R::Event],
     ids: &Resolved<'_>,
-    sequence: &mut raw_write::Sequence,
     deltas: &mut Deltas,
     received_at_ms: i64,
 ) -> Result<Vec<bool>, sqlx::Error> {
     let Some(raw) = &R::DECL.raw else {
         return Ok(vec![false; events.len()]);
     };
-    let stored = raw_write::insert::<R>(tx, raw, events, ids, sequence, received_at_ms).await?;
+    let stored = raw_write::insert::<R>(tx, raw, events, ids, received_at_ms).await?;
     let fact = fact_index(R::DECL);
     let template = Values::<R>::new();
     let mut values = template.clone();
     for (event, _) in events.iter().zip(&stored).filter(|(_, s)| **s) {
         values.clone_from(&template);
         R::contribute(event, &mut values);
-        let mut hist = Histogram::new();
-        if let Some(v) = R::hist_value(event) {
-            hist.record(v);
-        }
+        let bin = R::hist_value(event).map(histogram::bin_of);
         let dims = R::dims(event, ids);
-        deltas.add(fact, R::time_ms(event), &dims, values.as_slice(), &hist);
+        deltas.add_event(fact, R::time_ms(event), &dims, values.as_slice(), bin);
     }
     Ok(stored)
 }

@@ -32,6 +32,9 @@ use sqlx::{
 #[derive(Clone, Debug)]
 pub struct Storage {
     pool: SqlitePool,
+    /// The ingest writer's own connection, with a page cache large enough
+    /// for the idempotency index's working set (see [`Tuning`]).
+    ingest: SqlitePool,
     /// Decoded rollup rows of closed buckets (see [`bucket_cache`]).
     cache: std::sync::Arc<bucket_cache::BucketCache>,
 }
@@ -44,6 +47,14 @@ pub struct Tuning {
     pub max_pages: u64,
     /// Budget of the decoded-rollup cache ([`bucket_cache`]), in bytes.
     pub cache_bytes: usize,
+    /// SQLite page cache of the ingest writer's connection, in bytes. Event
+    /// ids hash to random places of the idempotency index: the pages an
+    /// insert touches are found here rather than read again.
+    pub ingest_page_cache_bytes: usize,
+    /// `synchronous=FULL` (true: a commit survives power loss) or `NORMAL`
+    /// (a commit survives a crash of the process; the WAL is synced at
+    /// checkpoints).
+    pub durable_against_power_loss: bool,
 }
 
 impl Default for Tuning {
@@ -52,6 +63,8 @@ impl Default for Tuning {
             busy_timeout: Duration::from_secs(5),
             max_pages: 0,
             cache_bytes: 128 << 20,
+            ingest_page_cache_bytes: 64 << 20,
+            durable_against_power_loss: true,
         }
     }
 }
@@ -91,9 +104,15 @@ impl Storage {
         let options = options
             // FULL: a commit survives power loss, not only a process crash.
             // Group commit amortises the fsync over many events.
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(if tuning.durable_against_power_loss {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .busy_timeout(tuning.busy_timeout)
             .foreign_keys(true)
+            // Every statement shape of the writer and the readers stays prepared.
+            .statement_cache_capacity(1024)
             .pragma("temp_store", "memory");
         let options = if tuning.max_pages > 0 {
             options.pragma("max_page_count", tuning.max_pages.to_string())
@@ -103,12 +122,21 @@ impl Storage {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
         upgrade::histogram_bins(&pool).await?;
+        let ingest = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.pragma(
+                "cache_size",
+                format!("-{}", tuning.ingest_page_cache_bytes / 1024),
+            ))
+            .await?;
         let storage = Self {
             pool,
+            ingest,
             cache: std::sync::Arc::new(bucket_cache::BucketCache::new(tuning.cache_bytes)),
         };
         upgrade::legacy_tables(&storage).await?;
@@ -135,6 +163,7 @@ impl Storage {
 
     /// Waits for in-flight statements and closes every connection.
     pub async fn close(&self) {
+        self.ingest.close().await;
         self.pool.close().await;
     }
 }

@@ -1,18 +1,26 @@
 //! Inserting raw events, each exactly once.
 //!
-//! A row's `id` is time-ordered: the event's timestamp in milliseconds
-//! shifted left by [`SEQ_BITS`], plus a sequence number, so a time range is
-//! a range of the primary key and the table needs no time index. The
-//! idempotency key is `event_hash`, a 64-bit hash (XXH3) of the event's own
-//! id, under a unique index: an integer index is smaller and faster to
-//! search than one on the id's text.
+//! A row's `id` says when the event happened and which it is: the
+//! timestamp in milliseconds shifted left by [`SLOT_BITS`], plus a slot
+//! taken from a hash (XXH3) of the event's own id. A time range is a range
+//! of the primary key, so the table needs no time index; and the primary
+//! key is the idempotency key as well, so it needs no other unique index:
+//! events are written in time order, each insert lands next to the last,
+//! and the table's cost does not grow with its size.
 //!
-//! Inserts are multi-row `INSERT … ON CONFLICT DO NOTHING`. When a chunk
-//! stores fewer rows than it holds (a duplicate, or, very rarely, two ids
-//! sharing a hash or two rows sharing an `id`), the stored rows are read
-//! back and compared by id text: duplicates are counted as such, and an
-//! event whose hash or `id` was taken by another event is stored again
-//! with the next free hash (up to [`PROBES`] apart) and a new sequence.
+//! An event sent again carries the same id and timestamp and so maps to
+//! the same slot. Two events of one millisecond whose hashes share a slot
+//! take the next free slots (linear probing; rows of a millisecond are only
+//! ever deleted all at once, by retention), and a lookup walks the same
+//! slots comparing the id's text. Events sent without a timestamp are
+//! stamped on arrival, so a retry would get another one: for them the full
+//! hash is also kept in `stamped_hash`, under a unique index, which finds
+//! them again whatever their time.
+//!
+//! Inserts are multi-row `INSERT … ON CONFLICT DO NOTHING` inside a
+//! savepoint. When a chunk stores fewer rows than it holds (a duplicate, a
+//! shared slot), the savepoint is rolled back and the chunk placed one by
+//! one after reading the slots it needs.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,18 +28,20 @@ use sqlx::{Row, SqliteConnection};
 
 use super::{
     facts::{Bind, Ids, RawDecl, Recorded},
-    sql::{bind_all, raw_insert},
+    sql::{bind_all, chunks, raw_insert},
 };
 
-/// Low bits of `id` that hold the sequence.
-pub const SEQ_BITS: u32 = 20;
+/// Low bits of `id` that hold the slot.
+pub const SLOT_BITS: u32 = 20;
+const SLOTS: i64 = 1 << SLOT_BITS;
 /// Rows per INSERT: well below SQLite's parameter limit, big enough to
 /// amortise the statement.
 const CHUNK: usize = 128;
-/// Hashes tried per event id: `hash`, `hash + 1`, ….
-const PROBES: i64 = 4;
+/// Slots a lookup walks before it gives up: even a million events stamped
+/// with one millisecond (half its slots) would rarely fill a run this long.
+const PROBES: i64 = 64;
 
-/// The idempotency key of an event id.
+/// The hash of an event id.
 pub fn event_hash(id: &str) -> i64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes()) as i64
 }
@@ -39,176 +49,189 @@ pub fn event_hash(id: &str) -> i64 {
 /// The first `id` of a millisecond: ids of `[from_ms, to_ms)` are
 /// `[first_id(from_ms), first_id(to_ms))`.
 pub fn first_id(ms: i64) -> i64 {
-    ms.saturating_mul(1 << SEQ_BITS)
+    ms.saturating_mul(SLOTS)
 }
 
-/// Hands out the sequence part of row ids.
-#[derive(Debug)]
-pub struct Sequence(u32);
-
-impl Sequence {
-    /// Starts at a random point, so ids given before a restart and after it
-    /// rarely meet within one millisecond.
-    pub fn new() -> Self {
-        Self(rand::random())
-    }
-
-    fn next_id(&mut self, ts_ms: i64) -> i64 {
-        self.0 = self.0.wrapping_add(1);
-        first_id(ts_ms) | i64::from(self.0 & ((1 << SEQ_BITS) - 1))
-    }
+/// The `k`-th slot an event of `ts_ms` with `hash` tries.
+fn slot(ts_ms: i64, hash: i64, k: i64) -> i64 {
+    first_id(ts_ms) + (hash + k).rem_euclid(SLOTS)
 }
 
-impl Default for Sequence {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// An event on its way in: its row id and hash, once placed.
-struct Pending {
+/// An event on its way in: where it goes.
+struct Placed {
     index: usize,
     id: i64,
-    hash: i64,
+    /// `Some` for events stamped on arrival.
+    stamped_hash: Option<i64>,
 }
 
 /// Inserts `events`; returns, per event, whether it was stored now (`false`:
-/// its id was already stored, or repeated earlier in `events`).
+/// it was stored before, or repeated earlier in `events`).
 pub async fn insert<R: Recorded>(
     conn: &mut SqliteConnection,
     raw: &RawDecl,
     events: &[R::Event],
     ids: &dyn Ids,
-    sequence: &mut Sequence,
     received_at_ms: i64,
 ) -> Result<Vec<bool>, sqlx::Error> {
     let mut stored = vec![false; events.len()];
     // Repeats within the batch are duplicates without asking the database.
     let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
-    let mut pending: Vec<Pending> = events
+    let placed: Vec<Placed> = events
         .iter()
         .enumerate()
         .filter(|(_, e)| seen.insert(R::event_id(e)))
-        .map(|(index, e)| Pending {
-            index,
-            id: sequence.next_id(R::time_ms(e)),
-            hash: event_hash(R::event_id(e)),
+        .map(|(index, e)| {
+            let hash = event_hash(R::event_id(e));
+            Placed {
+                index,
+                id: slot(R::time_ms(e), hash, 0),
+                stamped_hash: R::stamped(e).then_some(hash),
+            }
         })
         .collect();
-    let columns: Vec<&str> = R::RAW_COLUMNS.iter().map(|c| c.name).collect();
-    let mut binds: Vec<Bind<'_>> = Vec::with_capacity(CHUNK * (columns.len() + 3));
-    for _attempt in 0..=PROBES {
-        if pending.is_empty() {
-            break;
-        }
-        let mut retry = Vec::new();
-        for chunk in pending.chunks(CHUNK) {
-            binds.clear();
+    for chunk in chunks(&placed, CHUNK) {
+        sqlx::query("SAVEPOINT raw_chunk")
+            .execute(&mut *conn)
+            .await?;
+        let inserted = write_rows::<R>(conn, raw, events, chunk, ids, received_at_ms, true).await?;
+        if inserted == chunk.len() as u64 {
+            sqlx::query("RELEASE raw_chunk").execute(&mut *conn).await?;
             for p in chunk {
-                let event = &events[p.index];
-                binds.push(Bind::Int(p.id));
-                binds.push(Bind::Int(p.hash));
-                binds.extend(R::RAW_COLUMNS.iter().map(|c| (c.value)(event, ids)));
-                binds.push(Bind::Int(received_at_ms));
+                stored[p.index] = true;
             }
-            let sql = raw_insert(raw.table, &columns, chunk.len());
-            let inserted = bind_all(sqlx::query(sql), &binds)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            if inserted == chunk.len() as u64 {
-                for p in chunk {
-                    stored[p.index] = true;
-                }
-                continue;
-            }
-            retry.extend(resolve::<R>(conn, raw, events, chunk, &mut stored, sequence).await?);
+            continue;
         }
-        pending = retry;
-    }
-    if !pending.is_empty() {
-        // Four ids sharing a 64-bit hash: not a thing that happens.
-        return Err(sqlx::Error::Protocol(format!(
-            "{}: could not place {} events after {PROBES} hashes",
-            raw.table,
-            pending.len()
-        )));
+        sqlx::query("ROLLBACK TO raw_chunk")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("RELEASE raw_chunk").execute(&mut *conn).await?;
+        let new = place::<R>(conn, raw, events, chunk).await?;
+        write_rows::<R>(conn, raw, events, &new, ids, received_at_ms, false).await?;
+        for p in &new {
+            stored[p.index] = true;
+        }
     }
     Ok(stored)
 }
 
-/// After a chunk stored fewer rows than it held: marks what was stored now,
-/// leaves duplicates unmarked, and returns the events to insert again
-/// (with the next hash and a new id).
-async fn resolve<R: Recorded>(
+/// One multi-row insert; returns how many rows it stored.
+async fn write_rows<R: Recorded>(
     conn: &mut SqliteConnection,
     raw: &RawDecl,
     events: &[R::Event],
-    chunk: &[Pending],
-    stored: &mut [bool],
-    sequence: &mut Sequence,
-) -> Result<Vec<Pending>, sqlx::Error> {
-    let base = |p: &Pending| event_hash(R::event_id(&events[p.index]));
-    let hashes: Vec<i64> = chunk
-        .iter()
-        .flat_map(|p| (0..PROBES).map(move |k| base(p).wrapping_add(k)))
-        .collect();
-    let mut by_hash: HashMap<i64, (i64, String)> = HashMap::with_capacity(hashes.len());
-    for part in hashes.chunks(500) {
+    rows: &[Placed],
+    ids: &dyn Ids,
+    received_at_ms: i64,
+    skip_conflicts: bool,
+) -> Result<u64, sqlx::Error> {
+    let columns: Vec<&str> = R::RAW_COLUMNS.iter().map(|c| c.name).collect();
+    let mut inserted = 0;
+    let mut binds: Vec<Bind<'_>> = Vec::with_capacity(CHUNK * (columns.len() + 3));
+    for part in chunks(rows, CHUNK) {
+        binds.clear();
+        for p in part {
+            let event = &events[p.index];
+            binds.push(Bind::Int(p.id));
+            binds.push(match p.stamped_hash {
+                Some(hash) => Bind::Int(hash),
+                None => Bind::OptText(None),
+            });
+            binds.extend(R::RAW_COLUMNS.iter().map(|c| (c.value)(event, ids)));
+            binds.push(Bind::Int(received_at_ms));
+        }
+        let sql = raw_insert(raw.table, &columns, part.len(), skip_conflicts);
+        inserted += bind_all(sqlx::query(sql), &binds)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(inserted)
+}
+
+/// The events of `chunk` not stored yet, each in its first free slot.
+async fn place<R: Recorded>(
+    conn: &mut SqliteConnection,
+    raw: &RawDecl,
+    events: &[R::Event],
+    chunk: &[Placed],
+) -> Result<Vec<Placed>, sqlx::Error> {
+    // The stored ids of every slot the chunk's events may use (one range
+    // each, in two parts where it wraps at the end of its millisecond).
+    let mut taken: HashMap<i64, String> = HashMap::new();
+    let sql = format!(
+        "SELECT id, {} FROM {} WHERE (id >= ?1 AND id < ?2) OR (id >= ?3 AND id < ?4)",
+        raw.id_column, raw.table
+    );
+    for p in chunk {
+        let e = &events[p.index];
+        let (start, end) = (first_id(R::time_ms(e)), first_id(R::time_ms(e) + 1));
+        let from = slot(R::time_ms(e), event_hash(R::event_id(e)), 0);
+        let to = from + PROBES;
+        let (wrapped_from, wrapped_to) = if to > end {
+            (start, start + to - end)
+        } else {
+            (0, 0)
+        };
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(from)
+            .bind(to.min(end))
+            .bind(wrapped_from)
+            .bind(wrapped_to)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            taken.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+    }
+    let stamped: Vec<i64> = chunk.iter().filter_map(|p| p.stamped_hash).collect();
+    let mut stamped_ids: HashSet<String> = HashSet::new();
+    for part in stamped.chunks(512) {
+        // Table and column names come from the declarations.
         let sql = format!(
-            "SELECT event_hash, id, {} FROM {} WHERE event_hash IN ({})",
+            "SELECT {} FROM {} WHERE stamped_hash IS NOT NULL AND stamped_hash IN ({})",
             raw.id_column,
             raw.table,
             vec!["?"; part.len()].join(",")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for hash in part {
-            query = query.bind(*hash);
+        for v in part {
+            query = query.bind(*v);
         }
         for row in query.fetch_all(&mut *conn).await? {
-            by_hash.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+            stamped_ids.insert(row.try_get(0)?);
         }
     }
-    let mut retry = Vec::new();
-    for p in chunk {
-        let text = R::event_id(&events[p.index]);
-        let probes = (0..PROBES).map(|k| base(p).wrapping_add(k));
-        let mut free = None;
-        let mut duplicate = false;
-        for hash in probes {
-            match by_hash.get(&hash) {
-                Some((id, _)) if *id == p.id => {
-                    stored[p.index] = true;
-                    duplicate = true; // placed: nothing more to do
-                    break;
-                }
-                Some((_, other)) if other == text => {
-                    duplicate = true;
-                    break;
-                }
+    let mut placed = Vec::new();
+    'events: for p in chunk {
+        let e = &events[p.index];
+        let text = R::event_id(e);
+        if p.stamped_hash.is_some() && stamped_ids.contains(text) {
+            continue; // sent before without a timestamp
+        }
+        let hash = event_hash(text);
+        for k in 0..PROBES {
+            let id = slot(R::time_ms(e), hash, k);
+            match taken.get(&id) {
+                Some(stored) if stored == text => continue 'events, // sent before
                 Some(_) => {}
                 None => {
-                    free.get_or_insert(hash);
+                    taken.insert(id, text.to_owned());
+                    placed.push(Placed {
+                        index: p.index,
+                        id,
+                        stamped_hash: p.stamped_hash,
+                    });
+                    continue 'events;
                 }
             }
         }
-        if duplicate {
-            continue;
-        }
-        if let Some(hash) = free {
-            retry.push(Pending {
-                index: p.index,
-                id: sequence.next_id(R::time_ms(&events[p.index])),
-                hash,
-            });
-        } else {
-            return Err(sqlx::Error::Protocol(format!(
-                "{}: no free hash for event `{text}`",
-                raw.table
-            )));
-        }
+        return Err(sqlx::Error::Protocol(format!(
+            "{}: no free slot for event `{text}` in its millisecond",
+            raw.table
+        )));
     }
-    Ok(retry)
+    Ok(placed)
 }
 
 #[cfg(test)]
@@ -217,16 +240,114 @@ mod tests {
 
     #[test]
     fn ids_order_by_time_and_stay_within_their_millisecond() {
-        let mut sequence = Sequence(u32::MAX - 1);
-        let a = sequence.next_id(1_000);
-        let b = sequence.next_id(1_000);
-        let c = sequence.next_id(1_001);
-        assert_ne!(a, b);
-        for id in [a, b] {
+        let hash = event_hash("exec-1");
+        assert_eq!(hash, event_hash("exec-1"));
+        assert_ne!(hash, event_hash("exec-2"));
+        for k in 0..PROBES {
+            let id = slot(1_000, hash, k);
             assert!((first_id(1_000)..first_id(1_001)).contains(&id));
         }
-        assert!(c >= first_id(1_001));
-        assert_eq!(event_hash("exec-1"), event_hash("exec-1"));
-        assert_ne!(event_hash("exec-1"), event_hash("exec-2"));
+        // The probe sequence wraps within the millisecond.
+        assert_eq!(slot(1_000, SLOTS - 1, 1), first_id(1_000));
+        assert!(slot(1_001, 0, 0) > slot(1_000, SLOTS - 1, 0));
+    }
+}
+
+#[cfg(test)]
+mod placement {
+    use crate::{
+        model::{Batch, ContainerSource, ExecStatus, Execution},
+        storage::{Location, Storage, Tuning, commit::WriterState},
+    };
+
+    fn execution(id: String, ts: i64, stamped: bool) -> Execution {
+        Execution {
+            execution_id: id,
+            key: None,
+            tenant: None,
+            language: "go".to_owned(),
+            status: ExecStatus::Completed,
+            execution_time_ms: 1.0,
+            memory_peak_mb: 0.0,
+            cpu_time_ms: 0.0,
+            container_source: ContainerSource::Unknown,
+            files_uploaded: 0,
+            files_generated: 0,
+            output_size_bytes: 0,
+            state_size_bytes: 0,
+            queue_wait_ms: 0.0,
+            repl_mode: false,
+            session_id: None,
+            user_id: None,
+            entity_id: None,
+            created_at_ms: ts,
+            stamped,
+        }
+    }
+
+    async fn accepted(storage: &Storage, state: &mut WriterState, events: Vec<Execution>) -> usize {
+        let batch = Batch::Executions(events);
+        let outcome = storage.commit_group(&[&batch], state, 1_000).await.unwrap();
+        outcome.batches[0].accepted
+    }
+
+    #[tokio::test]
+    async fn events_sharing_a_millisecond_and_their_resends_count_once() {
+        let storage = Storage::open(Location::Memory, Tuning::default())
+            .await
+            .unwrap();
+        let mut state = WriterState::new(0);
+        // 5 000 events of one millisecond: dozens of slots are shared.
+        let ts = 1_795_000_000_000;
+        let events = |from: usize, to: usize| -> Vec<Execution> {
+            (from..to)
+                .map(|i| execution(format!("same-ms-{i}"), ts, false))
+                .collect()
+        };
+        assert_eq!(accepted(&storage, &mut state, events(0, 5000)).await, 5000);
+        assert_eq!(accepted(&storage, &mut state, events(0, 5000)).await, 0);
+        // Half old, half new, in one batch.
+        assert_eq!(
+            accepted(&storage, &mut state, events(2500, 7500)).await,
+            2500
+        );
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM executions_raw")
+            .fetch_one(&storage.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 7500);
+        let counted: i64 =
+            sqlx::query_scalar("SELECT SUM(executions) FROM exec_rollup WHERE grain = 86400")
+                .fetch_one(&storage.pool)
+                .await
+                .unwrap();
+        assert_eq!(counted, 7500);
+    }
+
+    #[tokio::test]
+    async fn events_stamped_on_arrival_are_found_again_at_another_time() {
+        let storage = Storage::open(Location::Memory, Tuning::default())
+            .await
+            .unwrap();
+        let mut state = WriterState::new(0);
+        let at = |ts: i64| -> Vec<Execution> {
+            (0..300)
+                .map(|i| execution(format!("no-time-{i}"), ts + i, true))
+                .collect()
+        };
+        assert_eq!(
+            accepted(&storage, &mut state, at(1_795_000_000_000)).await,
+            300
+        );
+        // A retry an hour later is stamped with its own arrival time.
+        assert_eq!(
+            accepted(&storage, &mut state, at(1_795_003_600_000)).await,
+            0
+        );
+        // The same ids with a timestamp of the producer's are other events.
+        let timed: Vec<Execution> = (0..10)
+            .map(|i| execution(format!("no-time-{i}"), 1_795_007_200_000, false))
+            .collect();
+        assert_eq!(accepted(&storage, &mut state, timed).await, 10);
     }
 }

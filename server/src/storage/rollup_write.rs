@@ -10,18 +10,20 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rustc_hash::FxHashMap;
+
 use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 
 use super::{
     facts::{self, Bind, ColumnType, DimValues, FactDecl, MAX_DIMS, RollupDecl},
-    sql::{bind_all, rollup_fetch, rollup_upsert},
+    sql::{bind_all, chunks, rollup_fetch, rollup_upsert},
 };
 use crate::{histogram::Histogram, model::Granularity};
 
 /// Rows per upsert statement.
 const UPSERT_CHUNK: usize = 32;
 /// Rows read per fetch statement.
-const FETCH_CHUNK: usize = 200;
+const FETCH_CHUNK: usize = 128;
 /// Buckets that ended longer ago than this leave the writer's memory.
 const CLOSED_GRACE_MS: i64 = 120_000;
 
@@ -57,15 +59,43 @@ pub struct RowValues {
     pub hist: Histogram,
 }
 
-/// A commit's increments, by row.
+/// A commit's increments. Events are added up first per cell (fact, every
+/// dimension, quarter hour: every rollup grain is a whole number of quarter
+/// hours), so an event costs one map entry however many rollups and grains
+/// it feeds; the cells are spread over the rollups when written.
 #[derive(Default)]
 pub struct Deltas {
-    rows: HashMap<RowKey, RowValues>,
+    cells: FxHashMap<(u8, DimValues, i64), RowValues>,
+    rows: FxHashMap<RowKey, RowValues>,
 }
 
 impl Deltas {
-    /// Adds one event's (or one mapped group's) measures to every rollup
-    /// and grain of the fact. `dims` are in the fact's dimension order.
+    /// Adds one event's measures; `hist_bin` is the histogram bin of its
+    /// value, if the fact has a histogram. `dims` are in the fact's order.
+    pub fn add_event(
+        &mut self,
+        fact_index: usize,
+        ts_ms: i64,
+        dims: &DimValues,
+        values: &[f64],
+        hist_bin: Option<usize>,
+    ) {
+        let fact = facts::ALL[fact_index];
+        let quarter = Granularity::QuarterHour.bucket_of(ts_ms);
+        let cell = self
+            .cells
+            .entry((fact_index as u8, *dims, quarter))
+            .or_insert_with(|| RowValues {
+                values: fact.identity(),
+                hist: Histogram::new(),
+            });
+        fact.merge(&mut cell.values, values);
+        if let Some(bin) = hist_bin {
+            cell.hist.add_to_bin(bin, 1);
+        }
+    }
+
+    /// Adds a group's measures and histogram (mapped OTLP increments).
     pub fn add(
         &mut self,
         fact_index: usize,
@@ -74,11 +104,15 @@ impl Deltas {
         values: &[f64],
         hist: &Histogram,
     ) {
-        self.add_at(fact_index, ts_ms, dims, values, hist, None);
+        self.add_event(fact_index, ts_ms, dims, values, None);
+        let quarter = Granularity::QuarterHour.bucket_of(ts_ms);
+        if let Some(cell) = self.cells.get_mut(&(fact_index as u8, *dims, quarter)) {
+            cell.hist.merge(hist);
+        }
     }
 
-    /// [`Self::add`], to the rollups that have grain `only` and at that
-    /// grain only, when given.
+    /// Adds to every rollup of the fact that has grain `only`, at that grain
+    /// alone. `dims` are in the fact's order.
     pub fn add_at(
         &mut self,
         fact_index: usize,
@@ -86,32 +120,13 @@ impl Deltas {
         dims: &DimValues,
         values: &[f64],
         hist: &Histogram,
-        only: Option<Granularity>,
+        only: Granularity,
     ) {
         let fact = facts::ALL[fact_index];
         for (r, rollup) in fact.rollups.iter().enumerate() {
-            let mut projected = [0; MAX_DIMS];
-            for (slot, dim) in projected.iter_mut().zip(rollup.dims) {
-                *slot = fact.dim_index(*dim).map_or(0, |i| dims[i]);
-            }
-            for grain in rollup
-                .grains
-                .iter()
-                .filter(|g| only.is_none_or(|o| o == **g))
-            {
-                let key = RowKey {
-                    fact: fact_index as u8,
-                    rollup: r as u8,
-                    grain: *grain,
-                    bucket: grain.bucket_of(ts_ms),
-                    dims: projected,
-                };
-                let row = self.rows.entry(key).or_insert_with(|| RowValues {
-                    values: fact.identity(),
-                    hist: Histogram::new(),
-                });
-                fact.merge(&mut row.values, values);
-                row.hist.merge(hist);
+            if rollup.has_grain(only) {
+                let projected = project(fact, rollup, dims);
+                self.add_rollup(fact_index, r, ts_ms, &projected, values, hist, only);
             }
         }
     }
@@ -128,7 +143,6 @@ impl Deltas {
         hist: &Histogram,
         grain: Granularity,
     ) {
-        let fact = facts::ALL[fact_index];
         let key = RowKey {
             fact: fact_index as u8,
             rollup: rollup as u8,
@@ -136,34 +150,63 @@ impl Deltas {
             bucket: grain.bucket_of(ts_ms),
             dims: *dims,
         };
-        let row = self.rows.entry(key).or_insert_with(|| RowValues {
-            values: fact.identity(),
-            hist: Histogram::new(),
-        });
-        fact.merge(&mut row.values, values);
-        row.hist.merge(hist);
+        merge_row(&mut self.rows, key, values, hist);
+    }
+
+    /// Spreads the cells over every rollup and grain of their fact.
+    fn into_rows(self) -> FxHashMap<RowKey, RowValues> {
+        let mut rows = self.rows;
+        for ((fact_index, dims, quarter), cell) in self.cells {
+            let fact = facts::ALL[usize::from(fact_index)];
+            for (r, rollup) in fact.rollups.iter().enumerate() {
+                let projected = project(fact, rollup, &dims);
+                for grain in rollup.grains {
+                    let key = RowKey {
+                        fact: fact_index,
+                        rollup: r as u8,
+                        grain: *grain,
+                        bucket: grain.bucket_of(quarter * 1000),
+                        dims: projected,
+                    };
+                    merge_row(&mut rows, key, &cell.values, &cell.hist);
+                }
+            }
+        }
+        rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.rows.is_empty() && self.cells.is_empty()
     }
+}
 
-    /// The buckets these increments touch: (table, grain, bucket start).
-    pub fn touched(&self) -> Vec<(&'static str, Granularity, i64)> {
-        let mut touched: Vec<_> = self
-            .rows
-            .keys()
-            .map(|k| (k.decl().1.table, k.grain, k.bucket))
-            .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        touched
+/// A fact's dimension values (in its order) projected onto a rollup's.
+fn project(fact: &FactDecl, rollup: &RollupDecl, dims: &DimValues) -> DimValues {
+    let mut projected = [0; MAX_DIMS];
+    for (slot, dim) in projected.iter_mut().zip(rollup.dims) {
+        *slot = fact.dim_index(*dim).map_or(0, |i| dims[i]);
     }
+    projected
+}
+
+fn merge_row(
+    rows: &mut FxHashMap<RowKey, RowValues>,
+    key: RowKey,
+    values: &[f64],
+    hist: &Histogram,
+) {
+    let fact = facts::ALL[usize::from(key.fact)];
+    let row = rows.entry(key).or_insert_with(|| RowValues {
+        values: fact.identity(),
+        hist: Histogram::new(),
+    });
+    fact.merge(&mut row.values, values);
+    row.hist.merge(hist);
 }
 
 /// Rows of open buckets as last written, kept by the writer.
 pub struct HotRows {
-    rows: HashMap<RowKey, RowValues>,
+    rows: FxHashMap<RowKey, RowValues>,
     /// Rows of buckets that started at or after this instant are all in
     /// `rows` while the bucket is open: the writer has seen every write.
     complete_from_ms: i64,
@@ -172,7 +215,7 @@ pub struct HotRows {
 impl HotRows {
     pub fn new(now_ms: i64) -> Self {
         Self {
-            rows: HashMap::new(),
+            rows: FxHashMap::default(),
             // The bucket open at start-up may hold rows written before.
             complete_from_ms: now_ms,
         }
@@ -182,7 +225,7 @@ impl HotRows {
     /// written (for writers other than the ingest writer).
     pub fn none() -> Self {
         Self {
-            rows: HashMap::new(),
+            rows: FxHashMap::default(),
             complete_from_ms: i64::MAX,
         }
     }
@@ -204,17 +247,32 @@ impl HotRows {
     }
 }
 
-/// Merges `deltas` into the stored rows and writes them. Returns the rows
-/// as written, for [`HotRows::committed`] once the transaction commits.
+/// What a write did: the rows as written (for [`HotRows::committed`] once
+/// the transaction commits) and the buckets it touched (table, grain,
+/// bucket start), for the query cache.
+pub struct Written {
+    pub rows: Vec<(RowKey, RowValues)>,
+    pub touched: Vec<(&'static str, Granularity, i64)>,
+}
+
+/// Merges `deltas` into the stored rows and writes them.
 pub async fn write(
     conn: &mut SqliteConnection,
     deltas: Deltas,
     hot: &HotRows,
     now_ms: i64,
-) -> Result<Vec<(RowKey, RowValues)>, sqlx::Error> {
+) -> Result<Written, sqlx::Error> {
+    let rows = deltas.into_rows();
+    let mut touched: Vec<(&'static str, Granularity, i64)> = rows
+        .keys()
+        .map(|k| (k.decl().1.table, k.grain, k.bucket))
+        .collect::<rustc_hash::FxHashSet<_>>()
+        .into_iter()
+        .collect();
+    touched.sort_unstable();
     // Rows neither in memory nor known to be new are read first, per bucket.
     let mut missing: BTreeMap<(u8, u8, Granularity, i64), Vec<DimValues>> = BTreeMap::new();
-    for key in deltas.rows.keys() {
+    for key in rows.keys() {
         if !hot.rows.contains_key(key) && !hot.knows_absent(key, now_ms) {
             missing
                 .entry((key.fact, key.rollup, key.grain, key.bucket))
@@ -232,7 +290,7 @@ pub async fn write(
             dims: [0; MAX_DIMS],
         };
         let (fact_decl, rollup_decl) = key.decl();
-        for part in dims.chunks(FETCH_CHUNK) {
+        for part in chunks(&dims, FETCH_CHUNK) {
             let mut query = sqlx::query(rollup_fetch(fact_decl, rollup_decl, part.len()))
                 .bind(grain.code())
                 .bind(bucket);
@@ -250,7 +308,7 @@ pub async fn write(
     }
 
     let mut by_rollup: BTreeMap<(u8, u8), Vec<(RowKey, RowValues)>> = BTreeMap::new();
-    for (key, delta) in deltas.rows {
+    for (key, delta) in rows {
         let (fact, _) = key.decl();
         let mut row = hot
             .rows
@@ -273,7 +331,7 @@ pub async fn write(
     for rows in by_rollup.into_values() {
         let (fact, rollup) = rows[0].0.decl();
         let blobs: Vec<Vec<u8>> = rows.iter().map(|(_, r)| r.hist.encode()).collect();
-        for (chunk, blobs) in rows.chunks(UPSERT_CHUNK).zip(blobs.chunks(UPSERT_CHUNK)) {
+        for (chunk, blobs) in chunks(&rows, UPSERT_CHUNK).zip(chunks(&blobs, UPSERT_CHUNK)) {
             let mut binds: Vec<Bind<'_>> = Vec::new();
             for ((key, row), blob) in chunk.iter().zip(blobs) {
                 binds.push(Bind::Int(key.grain.code()));
@@ -300,7 +358,10 @@ pub async fn write(
         }
         written.extend(rows);
     }
-    Ok(written)
+    Ok(Written {
+        rows: written,
+        touched,
+    })
 }
 
 /// A rollup row read from SQLite whose columns start, at `first`, with the

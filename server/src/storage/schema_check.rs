@@ -23,7 +23,7 @@ async fn columns(storage: &Storage, table: &str) -> Vec<(String, String, i64)> {
 fn raw_columns<R: Recorded>() -> Vec<(String, String)> {
     let mut expected = vec![
         ("id".to_owned(), "INTEGER".to_owned()),
-        ("event_hash".to_owned(), "INTEGER".to_owned()),
+        ("stamped_hash".to_owned(), "INTEGER".to_owned()),
     ];
     expected.extend(
         R::RAW_COLUMNS

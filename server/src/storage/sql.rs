@@ -45,21 +45,50 @@ pub fn interned(cache_key: String, build: impl FnOnce() -> String) -> Sql {
     AssertSqlSafe(Arc::clone(text))
 }
 
+/// `items` in chunks of `max` (a power of two), the rest in smaller powers
+/// of two: multi-row statements then come in a few shapes only, each
+/// prepared once and kept in the connection's statement cache.
+pub fn chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    debug_assert!(max.is_power_of_two());
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 fn placeholders(columns: usize, rows: usize) -> String {
     let tuple = format!("({})", vec!["?"; columns].join(","));
     vec![tuple; rows].join(",")
 }
 
-/// `INSERT INTO table (id, event_hash, columns.., received_at) VALUES ..
-/// ON CONFLICT DO NOTHING` for `rows` rows.
-pub fn raw_insert(table: &str, columns: &[&str], rows: usize) -> Sql {
-    interned(format!("raw-insert:{table}:{rows}"), || {
-        format!(
-            "INSERT INTO {table} (id, event_hash, {}, received_at) VALUES {} ON CONFLICT DO NOTHING",
-            columns.join(", "),
-            placeholders(columns.len() + 3, rows)
-        )
-    })
+/// `INSERT INTO table (id, stamped_hash, columns.., received_at) VALUES
+/// ..` for `rows` rows, `ON CONFLICT DO NOTHING` when `skip_conflicts`.
+pub fn raw_insert(table: &str, columns: &[&str], rows: usize, skip_conflicts: bool) -> Sql {
+    interned(
+        format!("raw-insert:{table}:{rows}:{skip_conflicts}"),
+        || {
+            format!(
+                "INSERT INTO {table} (id, stamped_hash, {}, received_at) VALUES {}{}",
+                columns.join(", "),
+                placeholders(columns.len() + 3, rows),
+                if skip_conflicts {
+                    " ON CONFLICT DO NOTHING"
+                } else {
+                    ""
+                }
+            )
+        },
+    )
 }
 
 /// The columns of a rollup row in write order: `grain`, `bucket`, the
@@ -118,4 +147,18 @@ pub fn rollup_fetch(fact: &FactDecl, rollup: &RollupDecl, keys: usize) -> Sql {
             rollup.table,
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_come_in_powers_of_two() {
+        let items: Vec<u32> = (0..300).collect();
+        let sizes: Vec<usize> = chunks(&items, 128).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [128, 128, 32, 8, 4]);
+        assert_eq!(chunks(&items[..1], 128).count(), 1);
+        assert_eq!(chunks::<u32>(&[], 128).count(), 0);
+    }
 }

@@ -265,7 +265,6 @@ async fn copy_executions(
         return Ok(0);
     };
     let fact = fact_index(Executions::DECL);
-    let mut sequence = raw_write::Sequence::new();
     let mut copied = 0u64;
     let mut day = first.div_euclid(DAY_S) * DAY_S;
     while day <= last {
@@ -321,12 +320,13 @@ async fn copy_executions(
                     user_id: row.try_get("user_id")?,
                     entity_id: row.try_get("entity_id")?,
                     created_at_ms: row.try_get("created_at")?,
+                    stamped: false,
                 },
                 row.try_get("received_at")?,
             ));
         }
         copied += events.len() as u64;
-        insert_runs::<Executions>(tx, &events, &Frozen(ids), &mut sequence).await?;
+        insert_runs::<Executions>(tx, &events, &Frozen(ids)).await?;
         let frozen = Frozen(ids);
         for (event, _) in &events {
             let mut values = Values::<Executions>::new();
@@ -340,7 +340,7 @@ async fn copy_executions(
                 &dims,
                 values.as_slice(),
                 &hist,
-                Some(Granularity::QuarterHour),
+                Granularity::QuarterHour,
             );
             let hour = Granularity::Hour.bucket_of(event.created_at_ms);
             for (r, projected) in quarter_hour_projections(&dims) {
@@ -369,7 +369,7 @@ async fn copy_executions(
                 &dims,
                 values.as_slice(),
                 &hist,
-                Some(Granularity::Hour),
+                Granularity::Hour,
             );
             for (r, projected) in quarter_hour_projections(&dims) {
                 let entry = legacy_hours
@@ -541,7 +541,7 @@ async fn convert_rollup(
                     Histogram::new(),
                 )
             };
-            deltas.add_at(fact, bucket * 1000, &dims, &values, &hist, Some(grain));
+            deltas.add_at(fact, bucket * 1000, &dims, &values, &hist, grain);
         }
         rollup_write::write(tx, deltas, &HotRows::none(), i64::MAX).await?;
         after = end - 1;
@@ -601,7 +601,6 @@ async fn copy_raw<R: Recorded>(
 where
     R::Event: LegacyEvent + Clone,
 {
-    let mut sequence = raw_write::Sequence::new();
     let mut after = 0i64;
     let mut copied = 0u64;
     loop {
@@ -619,7 +618,7 @@ where
             events.push((R::Event::from_row(row, ids)?, row.try_get("received_at")?));
         }
         copied += events.len() as u64;
-        insert_runs::<R>(tx, &events, &Frozen(ids), &mut sequence).await?;
+        insert_runs::<R>(tx, &events, &Frozen(ids)).await?;
     }
 }
 
@@ -641,6 +640,7 @@ impl LegacyEvent for crate::model::ApiRequest {
         Ok(Self {
             id: row.try_get("request_id")?,
             ts_ms: row.try_get("ts")?,
+            stamped: false,
             method: row.try_get("method")?,
             endpoint,
             status_code: row.try_get::<i64, _>("status_code")?.clamp(100, 599) as u16,
@@ -666,6 +666,7 @@ impl LegacyEvent for crate::model::PoolEvent {
         Ok(Self {
             id: row.try_get("event_id")?,
             ts_ms: row.try_get("ts")?,
+            stamped: false,
             kind: PoolKind::from_name(&row.try_get::<String, _>("kind")?)
                 .unwrap_or(PoolKind::Exhausted),
             language,
@@ -679,7 +680,6 @@ async fn insert_runs<R: Recorded>(
     tx: &mut Transaction<'static, Sqlite>,
     events: &[(R::Event, i64)],
     ids: &dyn Ids,
-    sequence: &mut raw_write::Sequence,
 ) -> Result<(), sqlx::Error>
 where
     R::Event: Clone,
@@ -695,7 +695,7 @@ where
             .position(|(_, r)| *r != received)
             .map_or(events.len(), |n| start + n);
         let run: Vec<R::Event> = events[start..end].iter().map(|(e, _)| e.clone()).collect();
-        raw_write::insert::<R>(tx, raw, &run, ids, sequence, received).await?;
+        raw_write::insert::<R>(tx, raw, &run, ids, received).await?;
         start = end;
     }
     Ok(())

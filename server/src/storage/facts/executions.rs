@@ -200,6 +200,10 @@ impl Recorded for Executions {
         e.created_at_ms
     }
 
+    fn stamped(e: &Execution) -> bool {
+        e.stamped
+    }
+
     fn dims(e: &Execution, ids: &dyn Ids) -> DimValues {
         [ids.key(e.key.as_ref()), ids.language(&e.language), 0]
     }

@@ -148,8 +148,9 @@ impl RollupDecl {
 /// readable through a view of the same shape as before storage v2.
 #[derive(Clone, Copy, Debug)]
 pub struct RawDecl {
-    /// The table: `id` (time-ordered, see `storage::raw_write`),
-    /// `event_hash` (the idempotency key), the fact's columns, `received_at`.
+    /// The table: `id` (the time and the id's hash, see
+    /// `storage::raw_write`), `stamped_hash`, the fact's columns,
+    /// `received_at`.
     pub table: &'static str,
     /// The readable view (enum names, dictionary values).
     pub view: &'static str,
@@ -348,10 +349,12 @@ pub struct RawColumn<E> {
 pub trait Recorded: Fact {
     type Event: 'static;
     /// The fact-specific raw columns, in table order (after `id` and
-    /// `event_hash`, before `received_at`).
+    /// `stamped_hash`, before `received_at`).
     const RAW_COLUMNS: &'static [RawColumn<Self::Event>];
     fn event_id(event: &Self::Event) -> &str;
     fn time_ms(event: &Self::Event) -> i64;
+    /// Whether Tally stamped the event on arrival (no timestamp sent).
+    fn stamped(event: &Self::Event) -> bool;
     /// The event's dimensions, in [`FactDecl::dims`] order.
     fn dims(event: &Self::Event, ids: &dyn Ids) -> DimValues;
     /// What the event adds to each measure.

@@ -93,6 +93,10 @@ impl Recorded for PoolEvents {
         e.ts_ms
     }
 
+    fn stamped(e: &PoolEvent) -> bool {
+        e.stamped
+    }
+
     fn dims(e: &PoolEvent, ids: &dyn Ids) -> DimValues {
         [ids.language(&e.language), 0, 0]
     }

@@ -137,6 +137,10 @@ impl Recorded for Requests {
         e.ts_ms
     }
 
+    fn stamped(e: &ApiRequest) -> bool {
+        e.stamped
+    }
+
     fn dims(e: &ApiRequest, ids: &dyn Ids) -> DimValues {
         [
             ids.key(e.key.as_ref()),
