@@ -220,9 +220,9 @@ CREATE TABLE exec_rollup_by_key (
     max_queue_wait_ms REAL NOT NULL,
     repl_executions INTEGER NOT NULL,
     hist BLOB NOT NULL,
-    PRIMARY KEY (grain, key_id, bucket)
+    PRIMARY KEY (grain, bucket, key_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX exec_rollup_by_key_by_bucket ON exec_rollup_by_key (grain, bucket);
+CREATE INDEX exec_rollup_by_key_key ON exec_rollup_by_key (grain, key_id, bucket);
 
 CREATE TABLE exec_rollup_by_key_language (
     grain INTEGER NOT NULL,
@@ -252,9 +252,9 @@ CREATE TABLE exec_rollup_by_key_language (
     max_queue_wait_ms REAL NOT NULL,
     repl_executions INTEGER NOT NULL,
     hist BLOB NOT NULL,
-    PRIMARY KEY (grain, key_id, bucket, language_id)
+    PRIMARY KEY (grain, bucket, key_id, language_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX exec_rollup_by_key_language_by_bucket ON exec_rollup_by_key_language (grain, bucket);
+CREATE INDEX exec_rollup_by_key_language_key ON exec_rollup_by_key_language (grain, key_id, bucket);
 
 CREATE TABLE request_rollup_by_endpoint (
     grain INTEGER NOT NULL,
@@ -290,9 +290,9 @@ CREATE TABLE request_rollup_by_key (
     class_4xx INTEGER NOT NULL,
     class_5xx INTEGER NOT NULL,
     hist BLOB NOT NULL,
-    PRIMARY KEY (grain, key_id, bucket)
+    PRIMARY KEY (grain, bucket, key_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX request_rollup_by_key_by_bucket ON request_rollup_by_key (grain, bucket);
+CREATE INDEX request_rollup_by_key_key ON request_rollup_by_key (grain, key_id, bucket);
 
 CREATE TABLE request_rollup_by_key_endpoint (
     grain INTEGER NOT NULL,
@@ -311,9 +311,9 @@ CREATE TABLE request_rollup_by_key_endpoint (
     class_4xx INTEGER NOT NULL,
     class_5xx INTEGER NOT NULL,
     hist BLOB NOT NULL,
-    PRIMARY KEY (grain, key_id, bucket, endpoint_id, method)
+    PRIMARY KEY (grain, bucket, key_id, endpoint_id, method)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX request_rollup_by_key_endpoint_by_bucket ON request_rollup_by_key_endpoint (grain, bucket);
+CREATE INDEX request_rollup_by_key_endpoint_key ON request_rollup_by_key_endpoint (grain, key_id, bucket);
 
 CREATE TABLE pool_rollup_by_language (
     grain INTEGER NOT NULL,

@@ -30,7 +30,7 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 const SPAN_MS: i64 = 89 * DAY_MS;
 /// Part of the file name: bump it when the generated data changes.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Events per request (the server's `--max-batch-events`).
 const BATCH: usize = 10_000;
 /// Concurrent ingest connections.

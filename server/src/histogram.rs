@@ -98,21 +98,48 @@ impl Histogram {
                 }
             }
             _ => {
-                // Append, sort, and add up equal bins, in the same buffer.
-                self.bins.extend_from_slice(&other.bins);
-                self.bins.sort_unstable_by_key(|(b, _)| *b);
-                let mut write = 0;
-                for read in 1..self.bins.len() {
-                    if self.bins[read].0 == self.bins[write].0 {
-                        self.bins[write].1 += self.bins[read].1;
+                let mut merged = Vec::with_capacity(self.bins.len() + other.bins.len());
+                let (mut a, mut b) = (self.bins.iter().peekable(), other.bins.iter().peekable());
+                while let (Some(&&(x, m)), Some(&&(y, n))) = (a.peek(), b.peek()) {
+                    if x == y {
+                        merged.push((x, m + n));
+                        a.next();
+                        b.next();
+                    } else if x < y {
+                        merged.push((x, m));
+                        a.next();
                     } else {
-                        write += 1;
-                        self.bins[write] = self.bins[read];
+                        merged.push((y, n));
+                        b.next();
                     }
                 }
-                self.bins.truncate(write + 1);
+                merged.extend(a);
+                merged.extend(b);
+                self.bins = merged;
             }
         }
+    }
+
+    /// Adds the counts of a histogram in [`Self::encode`]'s form, without
+    /// decoding it first; `false` (and nothing added) if it is not one.
+    pub fn merge_encoded(&mut self, bytes: &[u8]) -> bool {
+        let mut other = Vec::with_capacity(bytes.len() / 2);
+        let mut at = 0;
+        let mut bin = 0u64;
+        while at < bytes.len() {
+            let (Some(step), Some(count)) =
+                (read_varint(bytes, &mut at), read_varint(bytes, &mut at))
+            else {
+                return false;
+            };
+            bin += step;
+            if bin >= BINS as u64 {
+                return false;
+            }
+            other.push((bin as u16, count));
+        }
+        self.merge(&Self { bins: other });
+        true
     }
 
     /// Non-empty bins, in order.

@@ -72,6 +72,7 @@ impl AppState {
             buffer_capacity: self.writer.capacity(),
             counters_backend: self.counters.backend(),
             counters_fresh: self.counters.is_fresh(),
+            query_cache_bytes: self.storage.cache_bytes(),
             readings: self.self_metrics.readings(self.writer.buffered()),
             system: self
                 .system

@@ -1,6 +1,7 @@
 //! Integration tests: the real application on loopback, real SQLite files,
 //! a real headless Chromium.
 
+mod accuracy;
 mod alerts;
 mod counters;
 mod dashboard_e2e;

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use tally::histogram::RELATIVE_ERROR;
 use tally_tests::{MASTER_KEY, TestApp, spawn_app};
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+pub(crate) const DAY_MS: i64 = 24 * HOUR_MS;
 const KEYS: [&str; 4] = ["sk-oracle-a", "sk-oracle-b", "sk-oracle-c", "sk-oracle-d"];
-const LANGUAGES: [&str; 5] = ["python", "javascript", "go", "rust", "java"];
+pub(crate) const LANGUAGES: [&str; 5] = ["python", "javascript", "go", "rust", "java"];
 const STATUSES: [&str; 6] = [
     "completed",
     "completed",
@@ -26,40 +26,40 @@ const STATUSES: [&str; 6] = [
 ];
 
 #[derive(Clone, Debug)]
-struct Event {
-    id: String,
-    ts: i64,
-    key: usize,
-    language: &'static str,
-    status: &'static str,
-    time_ms: f64,
-    cpu_ms: f64,
-    memory_mb: f64,
-    pool_hit: bool,
-    files_generated: u64,
-    output_bytes: u64,
+pub(crate) struct Event {
+    pub(crate) id: String,
+    pub(crate) ts: i64,
+    pub(crate) key: usize,
+    pub(crate) language: &'static str,
+    pub(crate) status: &'static str,
+    pub(crate) time_ms: f64,
+    pub(crate) cpu_ms: f64,
+    pub(crate) memory_mb: f64,
+    pub(crate) pool_hit: bool,
+    pub(crate) files_generated: u64,
+    pub(crate) output_bytes: u64,
 }
 
 /// A small deterministic generator, so the event set is the same every run.
-struct Lcg(u64);
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         self.next() as f64 / (1u64 << 31) as f64
     }
 }
 
-fn events(now: i64) -> Vec<Event> {
+pub(crate) fn events(now: i64) -> Vec<Event> {
     let mut rng = Lcg(7);
     (0..2400)
         .map(|i| {
@@ -84,19 +84,19 @@ fn events(now: i64) -> Vec<Event> {
         .collect()
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn key_hash(i: usize) -> String {
+pub(crate) fn key_hash(i: usize) -> String {
     tally::model::KeyHash::of_raw_key(KEYS[i])
         .prefix()
         .to_owned()
 }
 
-async fn ingest(app: &TestApp, events: &[Event]) {
+pub(crate) async fn ingest(app: &TestApp, events: &[Event]) {
     for chunk in events.chunks(500) {
         let body: Vec<Value> = chunk
             .iter()
@@ -116,7 +116,7 @@ async fn ingest(app: &TestApp, events: &[Event]) {
     }
 }
 
-async fn get(app: &TestApp, path: &str, params: &[(&str, &str)]) -> Value {
+pub(crate) async fn get(app: &TestApp, path: &str, params: &[(&str, &str)]) -> Value {
     let response = app
         .client
         .get(app.url(path))
@@ -132,7 +132,7 @@ async fn get(app: &TestApp, path: &str, params: &[(&str, &str)]) -> Value {
 }
 
 /// Nearest-rank percentile.
-fn exact_percentile(values: &mut [f64], q: f64) -> f64 {
+pub(crate) fn exact_percentile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
     let rank = ((q * values.len() as f64).ceil() as usize).max(1);
     values[rank - 1]
@@ -832,158 +832,4 @@ async fn influx_line_protocol_of_the_views() {
     );
     let keys = fetch("api-keys", "period=month").await;
     assert_eq!(keys.lines().count(), 4);
-}
-
-/// Local days and hours in zones at :30 and :45 (Asia/Kolkata, UTC+5:30;
-/// Asia/Kathmandu, UTC+5:45) come out exact, with and without a key filter.
-#[tokio::test]
-async fn half_and_quarter_hour_zones_get_exact_days_and_hours() {
-    let app = spawn_app().await;
-    let now = tally::clock::now_ms();
-    let mut all = events(now);
-    // Events on the minutes around the zones' midnights and hour edges.
-    for (i, e) in all.iter_mut().enumerate().filter(|(i, _)| i % 3 == 0) {
-        let day = e.ts.div_euclid(DAY_MS) * DAY_MS;
-        let edge = [18 * HOUR_MS + 30 * 60_000, 18 * HOUR_MS + 15 * 60_000][i % 2];
-        e.ts = (day + edge + (i as i64 % 7 - 3) * 60_000).min(now - HOUR_MS);
-    }
-    ingest(&app, &all).await;
-    for zone in ["Asia/Kolkata", "Asia/Kathmandu"] {
-        let tz: Tz = zone.parse().unwrap();
-        for key in [None, Some(2usize)] {
-            let mut params = vec![
-                ("period", "month".to_owned()),
-                ("tz", zone.to_owned()),
-                ("granularity", "day".to_owned()),
-            ];
-            if let Some(k) = key {
-                params.push(("api_key_hash", key_hash(k)));
-            }
-            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let series = get(&app, "/api/v1/admin/metrics/time-series", &params).await;
-            let stamps: Vec<i64> = series["timestamps"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| {
-                    DateTime::parse_from_rfc3339(s.as_str().unwrap())
-                        .unwrap()
-                        .timestamp_millis()
-                })
-                .collect();
-            let mut expected = vec![0u64; stamps.len()];
-            for e in all.iter().filter(|e| key.is_none_or(|k| e.key == k)) {
-                let i = stamps.partition_point(|s| *s <= e.ts);
-                if i > 0 {
-                    let local = Utc.timestamp_millis_opt(e.ts).unwrap().with_timezone(&tz);
-                    let start = Utc
-                        .timestamp_millis_opt(stamps[i - 1])
-                        .unwrap()
-                        .with_timezone(&tz);
-                    if local.date_naive() == start.date_naive() {
-                        expected[i - 1] += 1;
-                    }
-                }
-            }
-            assert_eq!(
-                series["executions"],
-                json!(expected),
-                "{zone} days, key {key:?}"
-            );
-            assert!(
-                expected.iter().sum::<u64>() > 100,
-                "{zone}: the month holds events"
-            );
-
-            let mut params = params.clone();
-            params.retain(|(k, _)| *k != "granularity");
-            let heatmap = get(&app, "/api/v1/admin/metrics/heatmap", &params).await;
-            let (from, to) = (
-                DateTime::parse_from_rfc3339(heatmap["start_date"].as_str().unwrap())
-                    .unwrap()
-                    .timestamp_millis(),
-                DateTime::parse_from_rfc3339(heatmap["end_date"].as_str().unwrap())
-                    .unwrap()
-                    .timestamp_millis(),
-            );
-            let mut cells = vec![vec![0u64; 24]; 7];
-            for e in all
-                .iter()
-                .filter(|e| e.ts >= from && e.ts < to && key.is_none_or(|k| e.key == k))
-            {
-                let local = Utc.timestamp_millis_opt(e.ts).unwrap().with_timezone(&tz);
-                cells[local.weekday().num_days_from_monday() as usize][local.hour() as usize] += 1;
-            }
-            assert_eq!(
-                heatmap["matrix"],
-                json!(cells),
-                "{zone} heatmap, key {key:?}"
-            );
-        }
-    }
-}
-
-/// Percentiles read from the rollups are within 3 % of the exact values of
-/// a lognormal set, over every rollup a filter can choose.
-#[tokio::test]
-async fn percentiles_are_within_three_percent_on_a_lognormal_set() {
-    let app = spawn_app().await;
-    let now = tally::clock::now_ms();
-    let mut rng = Lcg(11);
-    let mut all = events(now);
-    all.truncate(0);
-    for i in 0..4000 {
-        // Box–Muller: a lognormal around 120 ms with σ = 1.
-        let (u, v) = (rng.unit().max(1e-12), rng.unit());
-        let normal = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
-        all.push(Event {
-            id: format!("lognormal-{i}"),
-            ts: now - 20 * DAY_MS + (rng.unit() * 19.0 * DAY_MS as f64) as i64,
-            key: rng.below(4) as usize,
-            language: LANGUAGES[rng.below(5) as usize],
-            status: "completed",
-            time_ms: ((120f64.ln() + normal).exp() * 1000.0).round() / 1000.0,
-            cpu_ms: 1.0,
-            memory_mb: 8.0,
-            pool_hit: true,
-            files_generated: 0,
-            output_bytes: 0,
-        });
-    }
-    ingest(&app, &all).await;
-    let from = rfc3339(now - 21 * DAY_MS);
-    let cases: [(&str, Option<usize>, Option<&str>); 4] = [
-        ("everything", None, None),
-        ("one key", Some(1), None),
-        ("one language", None, Some("go")),
-        ("a key and a language", Some(3), Some("python")),
-    ];
-    for (what, key, language) in cases {
-        let mut params = vec![("start_date", from.clone())];
-        if let Some(k) = key {
-            params.push(("api_key_hash", key_hash(k)));
-        }
-        if let Some(l) = language {
-            params.push(("language", l.to_owned()));
-        }
-        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let summary = get(&app, "/api/v1/admin/metrics/summary", &params).await;
-        let mut times: Vec<f64> = all
-            .iter()
-            .filter(|e| key.is_none_or(|k| e.key == k) && language.is_none_or(|l| e.language == l))
-            .map(|e| e.time_ms)
-            .collect();
-        assert!(times.len() > 150, "{what}: {} values", times.len());
-        for (field, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
-            let exact = exact_percentile(&mut times, q);
-            let read = summary[format!("{field}_execution_time_ms")]
-                .as_f64()
-                .unwrap();
-            let error = (read - exact).abs() / exact;
-            assert!(
-                error <= 0.03,
-                "{what} {field}: {read} vs exact {exact} ({error:.4})"
-            );
-        }
-    }
 }

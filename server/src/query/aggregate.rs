@@ -2,7 +2,7 @@
 //! by, filters, measures) becomes a plan of rollup and raw pieces, whose
 //! rows are added up per interval and group.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::{
     Context, QueryError,
@@ -156,7 +156,7 @@ struct Groups<'a, F> {
     measures: &'a [usize],
     merges: Vec<Merge>,
     hist: bool,
-    map: HashMap<(usize, DimValues), (Values<F>, Histogram)>,
+    map: FxHashMap<(usize, DimValues), (Values<F>, Histogram)>,
 }
 
 impl<'a, F: Fact> Groups<'a, F> {
@@ -166,7 +166,7 @@ impl<'a, F: Fact> Groups<'a, F> {
             measures,
             merges: F::DECL.measures.iter().map(|m| m.merge).collect(),
             hist: ask.hist,
-            map: HashMap::new(),
+            map: FxHashMap::default(),
         }
     }
 
@@ -193,10 +193,8 @@ impl<'a, F: Fact> Groups<'a, F> {
             };
             values.set_raw(m, merged);
         }
-        if self.hist
-            && let Some(h) = row.hist()
-        {
-            hist.merge(h);
+        if self.hist {
+            row.merge_hist_into(hist);
         }
     }
 

@@ -15,15 +15,40 @@ use std::{
 };
 
 use super::facts::DimValues;
-use crate::{histogram::Histogram, model::Granularity};
+use crate::model::Granularity;
 
 /// The rows of one bucket: dimensions, then the loaded measure columns
-/// (`None`: not loaded) and, if loaded, the histograms.
+/// (`None`: not loaded) and, if loaded, the histograms (as stored: a few
+/// bytes per bin).
 #[derive(Debug, Default)]
 pub struct BucketRows {
     pub dims: Vec<DimValues>,
     pub columns: Vec<Option<Vec<f64>>>,
-    pub hist: Option<Vec<Histogram>>,
+    pub hist: Option<Blobs>,
+}
+
+/// Byte strings end to end: one allocation for a bucket's histograms.
+#[derive(Debug, Default)]
+pub struct Blobs {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl Blobs {
+    pub fn push(&mut self, blob: &[u8]) {
+        self.bytes.extend_from_slice(blob);
+        self.ends
+            .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
+    }
+
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * 4 + 2 * ALLOCATION
+    }
 }
 
 impl BucketRows {
@@ -43,12 +68,7 @@ impl BucketRows {
             .flatten()
             .map(|c| c.capacity() * 8 + ALLOCATION)
             .sum();
-        let hist: usize = self.hist.as_ref().map_or(0, |h| {
-            h.iter()
-                .map(|h| h.bins().len() * 16 + ALLOCATION)
-                .sum::<usize>()
-                + h.capacity() * std::mem::size_of::<Histogram>()
-        });
+        let hist: usize = self.hist.as_ref().map_or(0, Blobs::bytes);
         std::mem::size_of::<Self>()
             + self.dims.capacity() * std::mem::size_of::<DimValues>()
             + self.columns.capacity() * std::mem::size_of::<Option<Vec<f64>>>()

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rustc_hash::FxHashMap;
 use sqlx::{Sqlite, Transaction};
 
 use super::{
@@ -78,9 +79,9 @@ impl WriterState {
 
 #[derive(Default)]
 struct Dictionaries {
-    keys: HashMap<KeyHash, i64>,
-    languages: HashMap<String, i64>,
-    endpoints: HashMap<String, i64>,
+    keys: FxHashMap<KeyHash, i64>,
+    languages: FxHashMap<String, i64>,
+    endpoints: FxHashMap<String, i64>,
 }
 
 impl Dictionaries {
@@ -348,8 +349,8 @@ async fn dictionary(
     table: &'static str,
     column: &'static str,
     values: HashSet<&str>,
-    known: &HashMap<String, i64>,
-    new: &mut HashMap<String, i64>,
+    known: &FxHashMap<String, i64>,
+    new: &mut FxHashMap<String, i64>,
 ) -> Result<(), sqlx::Error> {
     // Table and column names are the two fixed dictionaries above.
     let sql = format!(

@@ -384,18 +384,27 @@ impl Storage {
         } else {
             Granularity::Hour
         };
-        let rows = sqlx::query(
-            "SELECT s.attributes, r.bucket, r.points, r.sum, r.min, r.max, r.last
-             FROM metric_rollup r JOIN metric_series s ON s.id = r.series_id
+        let fact = MetricPoints::DECL;
+        let measures: Vec<String> = fact
+            .measures
+            .iter()
+            .map(|m| format!("r.{}", m.column))
+            .collect();
+        // Column names come from the declaration.
+        let sql = format!(
+            "SELECT s.attributes, r.bucket, {} FROM {} r JOIN metric_series s ON s.id = r.series_id
              WHERE r.grain = ?4 AND s.name = ?1 AND r.bucket >= ?2 AND r.bucket < ?3
              ORDER BY s.id, r.bucket",
-        )
-        .bind(name)
-        .bind(from_ms.div_euclid(1000))
-        .bind(to_ms.div_euclid(1000))
-        .bind(grain.code())
-        .fetch_all(&self.pool)
-        .await?;
+            measures.join(", "),
+            fact.rollups[0].table
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .bind(from_ms.div_euclid(1000))
+            .bind(to_ms.div_euclid(1000))
+            .bind(grain.code())
+            .fetch_all(&self.pool)
+            .await?;
         let mut series: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
         for row in &rows {
             let attributes: String = row.try_get("attributes")?;
@@ -404,16 +413,26 @@ impl Storage {
             if filter.iter().any(|(k, v)| parsed.get(k) != Some(v)) {
                 continue;
             }
+            let values: Box<[f64]> = fact
+                .measures
+                .iter()
+                .enumerate()
+                .map(|(i, m)| match m.kind {
+                    super::facts::ColumnType::Int => row.try_get::<i64, _>(2 + i).map(|v| v as f64),
+                    _ => row.try_get::<f64, _>(2 + i),
+                })
+                .collect::<Result<_, _>>()?;
+            let v = Values::<MetricPoints>::from_raw(values);
             series
                 .entry(attributes)
                 .or_default()
                 .push(serde_json::json!({
                     "bucket_start_ms": row.try_get::<i64, _>("bucket")? * 1000,
-                    "points": row.try_get::<i64, _>("points")?,
-                    "sum": row.try_get::<f64, _>("sum")?,
-                    "min": row.try_get::<f64, _>("min")?,
-                    "max": row.try_get::<f64, _>("max")?,
-                    "last": row.try_get::<f64, _>("last")?,
+                    "points": v.get(metrics::POINTS) as i64,
+                    "sum": v.get(metrics::SUM),
+                    "min": v.get(metrics::MIN),
+                    "max": v.get(metrics::MAX),
+                    "last": v.get(metrics::LAST),
                 }));
         }
         Ok(series

@@ -4,10 +4,13 @@ use sqlx::Row;
 
 use super::{
     Storage,
-    facts::{Executions, Fact, executions::BY_STATUS},
+    facts::{
+        Dim, Executions, Fact,
+        executions::{BY_STATUS, SUM_TIME_MS},
+    },
     raw_write::first_id,
 };
-use crate::model::{Coded, ExecStatus};
+use crate::model::{Coded, ExecStatus, Granularity};
 
 /// Executions of one minute or hour by key, language and status.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,18 +47,26 @@ impl Storage {
             sqlx::query_scalar("SELECT commit_seq FROM writer_state WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;
-        let mut minutes = Vec::new();
-        for r in sqlx::query(
-            "SELECT e.created_at / 60000 AS unit, substr(k.key_hash, 1, 16) AS key,
-                    l.name AS language, e.status, COUNT(*) AS n, SUM(e.execution_time_ms) AS time_ms
-             FROM executions_raw e LEFT JOIN api_keys k ON k.id = e.key_id
+        let fact = Executions::DECL;
+        let raw = fact.raw.as_ref().expect("executions have raw rows");
+        // One snapshot, so one transaction: the generic readers would each
+        // take their own connection. Names come from the declarations.
+        let minutes_sql = format!(
+            "SELECT e.{time} / 60000 AS unit, substr(k.key_hash, 1, 16) AS key,
+                    l.name AS language, e.status, COUNT(*) AS n, SUM(e.{value}) AS time_ms
+             FROM {table} e LEFT JOIN api_keys k ON k.id = e.key_id
                   LEFT JOIN languages l ON l.id = e.language_id
              WHERE e.id >= ?
              GROUP BY 1, 2, 3, 4",
-        )
-        .bind(first_id(first_minute * 60_000))
-        .fetch_all(&mut *tx)
-        .await?
+            time = raw.time_column,
+            value = raw.hist_column.unwrap_or("execution_time_ms"),
+            table = raw.table,
+        );
+        let mut minutes = Vec::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(minutes_sql))
+            .bind(first_id(first_minute * 60_000))
+            .fetch_all(&mut *tx)
+            .await?
         {
             let status = ExecStatus::from_code(r.try_get("status")?).unwrap_or(ExecStatus::Error);
             minutes.push(LiveRow {
@@ -75,13 +86,21 @@ impl Storage {
             .iter()
             .map(|m| Executions::DECL.measures[m.index()].column.to_owned())
             .collect();
+        let time = fact.measures[SUM_TIME_MS.index()].column;
+        let rollup = fact
+            .rollups
+            .iter()
+            .find(|r| r.has_dims(&[Dim::Key, Dim::Language]) && r.has_grain(Granularity::Hour))
+            .expect("a key × language rollup of hours");
         let sql = format!(
             "SELECT r.bucket / 3600 AS unit, substr(k.key_hash, 1, 16) AS key, l.name AS language,
-                    r.sum_time_ms, {}
-             FROM exec_rollup_by_key_language r LEFT JOIN api_keys k ON k.id = r.key_id
+                    r.{time} AS time_ms, {}
+             FROM {} r LEFT JOIN api_keys k ON k.id = r.key_id
                   LEFT JOIN languages l ON l.id = r.language_id
-             WHERE r.grain = 3600 AND r.bucket >= ?",
-            statuses.join(", ")
+             WHERE r.grain = {} AND r.bucket >= ?",
+            statuses.join(", "),
+            rollup.table,
+            Granularity::Hour.code(),
         );
         let mut hours = Vec::new();
         for r in sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -89,7 +108,7 @@ impl Storage {
             .fetch_all(&mut *tx)
             .await?
         {
-            let mut time_ms: f64 = r.try_get("sum_time_ms")?;
+            let mut time_ms: f64 = r.try_get("time_ms")?;
             for (code, column) in statuses.iter().enumerate() {
                 let n: i64 = r.try_get(column.as_str())?;
                 if n == 0 {

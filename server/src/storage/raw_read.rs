@@ -9,7 +9,7 @@ use super::{
     Storage,
     facts::{Dim, DimValues, FactDecl, MAX_DIMS},
     raw_write::first_id,
-    rollup_read::{DimFilter, RowRef, Values},
+    rollup_read::{DimFilter, Hist, RowRef, Values},
     sql::{Sql, interned},
 };
 use crate::histogram::Histogram;
@@ -91,7 +91,7 @@ impl Storage {
                 bucket_ms,
                 dims: &dims,
                 values: Values::Row(&values),
-                hist: histogram.as_ref(),
+                hist: histogram.as_ref().map_or(Hist::None, Hist::Decoded),
             });
         }
         Ok(())

@@ -34,9 +34,9 @@ use super::{
 /// Low bits of `id` that hold the slot.
 pub const SLOT_BITS: u32 = 20;
 const SLOTS: i64 = 1 << SLOT_BITS;
-/// Rows per INSERT: well below SQLite's parameter limit, big enough to
-/// amortise the statement.
-const CHUNK: usize = 128;
+/// Rows per INSERT: 512 rows of the widest raw table stay below SQLite's
+/// limit of 32 766 parameters, and amortise the statement.
+const CHUNK: usize = 512;
 /// Slots a lookup walks before it gives up: even a million events stamped
 /// with one millisecond (half its slots) would rarely fill a run this long.
 const PROBES: i64 = 64;
@@ -77,7 +77,7 @@ pub async fn insert<R: Recorded>(
     let mut stored = vec![false; events.len()];
     // Repeats within the batch are duplicates without asking the database.
     let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
-    let placed: Vec<Placed> = events
+    let mut placed: Vec<Placed> = events
         .iter()
         .enumerate()
         .filter(|(_, e)| seen.insert(R::event_id(e)))
@@ -90,6 +90,8 @@ pub async fn insert<R: Recorded>(
             }
         })
         .collect();
+    // In key order, rows land next to each other (appends, mostly).
+    placed.sort_unstable_by_key(|p| p.id);
     for chunk in chunks(&placed, CHUNK) {
         sqlx::query("SAVEPOINT raw_chunk")
             .execute(&mut *conn)
@@ -115,7 +117,9 @@ pub async fn insert<R: Recorded>(
     Ok(stored)
 }
 
-/// One multi-row insert; returns how many rows it stored.
+/// Multi-row inserts; returns how many rows they stored. Optional columns
+/// that no row of a chunk fills are left out of its statement (they default
+/// to NULL), which saves binding them.
 async fn write_rows<R: Recorded>(
     conn: &mut SqliteConnection,
     raw: &RawDecl,
@@ -125,21 +129,41 @@ async fn write_rows<R: Recorded>(
     received_at_ms: i64,
     skip_conflicts: bool,
 ) -> Result<u64, sqlx::Error> {
-    let columns: Vec<&str> = R::RAW_COLUMNS.iter().map(|c| c.name).collect();
+    let width = R::RAW_COLUMNS.len();
     let mut inserted = 0;
-    let mut binds: Vec<Bind<'_>> = Vec::with_capacity(CHUNK * (columns.len() + 3));
+    let mut values: Vec<Bind<'_>> = Vec::with_capacity(CHUNK * width);
+    let mut binds: Vec<Bind<'_>> = Vec::with_capacity(CHUNK * (width + 3));
     for part in chunks(rows, CHUNK) {
-        binds.clear();
+        values.clear();
         for p in part {
             let event = &events[p.index];
+            values.extend(R::RAW_COLUMNS.iter().map(|c| (c.value)(event, ids)));
+        }
+        let used: Vec<bool> = (0..width)
+            .map(|c| {
+                values
+                    .iter()
+                    .skip(c)
+                    .step_by(width)
+                    .any(|v| !matches!(v, Bind::OptText(None)))
+            })
+            .collect();
+        binds.clear();
+        for (p, row) in part.iter().zip(values.chunks(width)) {
             binds.push(Bind::Int(p.id));
             binds.push(match p.stamped_hash {
                 Some(hash) => Bind::Int(hash),
                 None => Bind::OptText(None),
             });
-            binds.extend(R::RAW_COLUMNS.iter().map(|c| (c.value)(event, ids)));
+            binds.extend(row.iter().zip(&used).filter(|(_, u)| **u).map(|(v, _)| *v));
             binds.push(Bind::Int(received_at_ms));
         }
+        let columns: Vec<&str> = R::RAW_COLUMNS
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| **u)
+            .map(|(c, _)| c.name)
+            .collect();
         let sql = raw_insert(raw.table, &columns, part.len(), skip_conflicts);
         inserted += bind_all(sqlx::query(sql), &binds)
             .execute(&mut *conn)

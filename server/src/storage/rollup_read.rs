@@ -1,6 +1,6 @@
 //! Reading rollup rows: from the bucket cache for closed buckets, from SQL
-//! for open ones and for the rows of a few keys (which the key-first tables
-//! find by their primary key).
+//! for open ones and for the rows of a few keys (found through the rollup's
+//! key index).
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -8,14 +8,14 @@ use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{
     Storage,
-    bucket_cache::BucketRows,
+    bucket_cache::{Blobs, BucketRows},
     facts::{ColumnType, Dim, DimValues, FactDecl, MAX_DIMS, RollupDecl},
     sql::{Sql, interned},
 };
 use crate::{histogram::Histogram, model::Granularity};
 
-/// Key filters up to this many keys read a key-first rollup through its
-/// primary key; longer lists go through the cache.
+/// Key filters up to this many keys read a rollup with a key index through
+/// it; longer lists go through the cache.
 const KEY_LOOKUP_MAX: usize = 64;
 
 /// Rows whose value of `dim` is one of `values`.
@@ -47,7 +47,15 @@ pub struct RowRef<'a> {
     pub bucket_ms: i64,
     pub dims: &'a DimValues,
     pub(super) values: Values<'a>,
-    pub(super) hist: Option<&'a Histogram>,
+    pub(super) hist: Hist<'a>,
+}
+
+/// A row's histogram: as stored, or decoded.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Hist<'a> {
+    None,
+    Encoded(&'a [u8]),
+    Decoded(&'a Histogram),
 }
 
 pub(super) enum Values<'a> {
@@ -64,8 +72,16 @@ impl RowRef<'_> {
         }
     }
 
-    pub fn hist(&self) -> Option<&Histogram> {
-        self.hist
+    /// Adds the row's histogram (if read) to `into`.
+    pub fn merge_hist_into(&self, into: &mut Histogram) {
+        match self.hist {
+            Hist::None => {}
+            Hist::Encoded(bytes) => {
+                // Blobs were checked when they were read.
+                into.merge_encoded(bytes);
+            }
+            Hist::Decoded(h) => into.merge(h),
+        }
     }
 }
 
@@ -88,7 +104,7 @@ impl Storage {
         if read.from >= read.to {
             return Ok(());
         }
-        let few_keys = read.rollup.key_first
+        let few_keys = read.rollup.key_index
             && read
                 .filters
                 .iter()
@@ -132,7 +148,10 @@ impl Storage {
                         bucket_ms: *bucket * 1000,
                         dims,
                         values: Values::Columns(&rows.columns, i),
-                        hist: rows.hist.as_ref().map(|h| &h[i]),
+                        hist: rows
+                            .hist
+                            .as_ref()
+                            .map_or(Hist::None, |h| Hist::Encoded(h.get(i))),
                     });
                 }
             }
@@ -178,7 +197,7 @@ impl Storage {
                 columns: (0..n)
                     .map(|m| measures.contains(&m).then(Vec::new))
                     .collect(),
-                hist: hist.then(Vec::new),
+                hist: hist.then(Blobs::default),
             })
             .collect();
         let sql = select_sql(read.fact, read.rollup, &measures, hist, &[]);
@@ -255,7 +274,7 @@ impl Storage {
                 bucket_ms: bucket * 1000,
                 dims: &dims,
                 values: Values::Row(&values),
-                hist: hist.as_ref(),
+                hist: hist.map_or(Hist::None, Hist::Encoded),
             });
         }
         Ok(())
@@ -306,15 +325,15 @@ fn select_sql(
     })
 }
 
-type Decoded = (i64, DimValues, Vec<f64>, Option<Histogram>);
+type Decoded<'r> = (i64, DimValues, Vec<f64>, Option<&'r [u8]>);
 
-fn decode(
+fn decode<'r>(
     fact: &FactDecl,
     rollup: &RollupDecl,
     measures: &[usize],
     hist: bool,
-    row: &SqliteRow,
-) -> Result<Decoded, sqlx::Error> {
+    row: &'r SqliteRow,
+) -> Result<Decoded<'r>, sqlx::Error> {
     let bucket: i64 = row.try_get(0)?;
     let mut dims = [0; MAX_DIMS];
     for (i, slot) in dims.iter_mut().enumerate().take(rollup.dims.len()) {
@@ -330,9 +349,12 @@ fn decode(
     }
     let hist = if hist && fact.has_hist {
         let blob: &[u8] = row.try_get(at + measures.len())?;
-        Some(Histogram::decode(blob).ok_or_else(|| {
-            sqlx::Error::Decode(format!("{}: a histogram blob is corrupt", rollup.table).into())
-        })?)
+        if Histogram::decode(blob).is_none() {
+            return Err(sqlx::Error::Decode(
+                format!("{}: a histogram blob is corrupt", rollup.table).into(),
+            ));
+        }
+        Some(blob)
     } else {
         None
     };

@@ -69,6 +69,21 @@ async fn every_declaration_matches_the_live_schema() {
             key.sort_unstable();
             let key: Vec<&str> = key.into_iter().map(|(_, n)| n).collect();
             assert_eq!(key, rollup.key_columns(), "{} primary key", rollup.table);
+            let indexes: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT group_concat(name, ',') FROM (SELECT i.name AS list, c.name FROM
+                   pragma_index_list('{}') i, pragma_index_info(i.name) c
+                   WHERE i.origin = 'c' ORDER BY i.name, c.seqno) GROUP BY list",
+                rollup.table
+            )))
+            .fetch_all(&storage.pool)
+            .await
+            .unwrap();
+            let expected: Vec<String> = if rollup.key_index {
+                vec!["grain,key_id,bucket".to_owned()]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(indexes, expected, "{} indexes", rollup.table);
         }
     }
     for (decl, expected) in [

@@ -75,7 +75,7 @@ fn placeholders(columns: usize, rows: usize) -> String {
 /// ..` for `rows` rows, `ON CONFLICT DO NOTHING` when `skip_conflicts`.
 pub fn raw_insert(table: &str, columns: &[&str], rows: usize, skip_conflicts: bool) -> Sql {
     interned(
-        format!("raw-insert:{table}:{rows}:{skip_conflicts}"),
+        format!("raw-insert:{table}:{columns:?}:{rows}:{skip_conflicts}"),
         || {
             format!(
                 "INSERT INTO {table} (id, stamped_hash, {}, received_at) VALUES {}{}",

@@ -60,7 +60,7 @@ static DECL: FactDecl = FactDecl {
                 Granularity::Hour,
                 Granularity::Day,
             ],
-            key_first: false,
+            key_index: false,
         },
         RollupDecl {
             table: "exec_rollup_by_language",
@@ -71,7 +71,7 @@ static DECL: FactDecl = FactDecl {
                 Granularity::Day,
                 Granularity::Total,
             ],
-            key_first: false,
+            key_index: false,
         },
         RollupDecl {
             table: "exec_rollup_by_key",
@@ -81,13 +81,13 @@ static DECL: FactDecl = FactDecl {
                 Granularity::Hour,
                 Granularity::Day,
             ],
-            key_first: true,
+            key_index: true,
         },
         RollupDecl {
             table: "exec_rollup_by_key_language",
             dims: &[Dim::Key, Dim::Language],
             grains: &[Granularity::Hour, Granularity::Day, Granularity::Total],
-            key_first: true,
+            key_index: true,
         },
     ],
 };

@@ -25,7 +25,7 @@ static DECL: FactDecl = FactDecl {
         table: "metric_rollup",
         dims: &[Dim::Series],
         grains: &[Granularity::Hour, Granularity::Day],
-        key_first: false,
+        key_index: false,
     }],
 };
 

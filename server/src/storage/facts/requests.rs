@@ -47,19 +47,19 @@ static DECL: FactDecl = FactDecl {
             table: "request_rollup_by_endpoint",
             dims: &[Dim::Endpoint, Dim::Method],
             grains: &[Granularity::Hour, Granularity::Day, Granularity::Total],
-            key_first: false,
+            key_index: false,
         },
         RollupDecl {
             table: "request_rollup_by_key",
             dims: &[Dim::Key],
             grains: &[Granularity::Hour, Granularity::Day],
-            key_first: true,
+            key_index: true,
         },
         RollupDecl {
             table: "request_rollup_by_key_endpoint",
             dims: &[Dim::Key, Dim::Endpoint, Dim::Method],
             grains: &[Granularity::Hour, Granularity::Day],
-            key_first: true,
+            key_index: true,
         },
     ],
 };
