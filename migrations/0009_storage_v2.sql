@@ -8,7 +8,8 @@
 --   index) finds again the events Tally stamped on arrival. Views under the
 --   former table names show the rows as before (names, not codes).
 -- * Rollups: one table per set of dimensions, every grain in one table
---   (`grain` = bucket width in seconds, 0 for all time), a sparse latency
+--   (`grain` = bucket width in seconds, 0 for all time; rollups by key keep
+--   one key's rows together, with an index by bucket), a sparse latency
 --   histogram in one blob (server/src/histogram.rs) instead of a column per
 --   bin, and status, container source, status class and pool kind counted
 --   by measures of their own rather than as dimensions.
@@ -220,9 +221,9 @@ CREATE TABLE exec_rollup_by_key (
     max_queue_wait_ms REAL NOT NULL,
     repl_executions INTEGER NOT NULL,
     hist BLOB NOT NULL,
-    PRIMARY KEY (grain, bucket, key_id)
+    PRIMARY KEY (grain, key_id, bucket)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX exec_rollup_by_key_key ON exec_rollup_by_key (grain, key_id, bucket);
+CREATE INDEX exec_rollup_by_key_bucket ON exec_rollup_by_key (grain, bucket);
 
 CREATE TABLE exec_rollup_by_key_language (
     grain INTEGER NOT NULL,
@@ -252,9 +253,9 @@ CREATE TABLE exec_rollup_by_key_language (
     max_queue_wait_ms REAL NOT NULL,
     repl_executions INTEGER NOT NULL,
     hist BLOB NOT NULL,
-    PRIMARY KEY (grain, bucket, key_id, language_id)
+    PRIMARY KEY (grain, key_id, bucket, language_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX exec_rollup_by_key_language_key ON exec_rollup_by_key_language (grain, key_id, bucket);
+CREATE INDEX exec_rollup_by_key_language_bucket ON exec_rollup_by_key_language (grain, bucket);
 
 CREATE TABLE request_rollup_by_endpoint (
     grain INTEGER NOT NULL,
@@ -290,9 +291,9 @@ CREATE TABLE request_rollup_by_key (
     class_4xx INTEGER NOT NULL,
     class_5xx INTEGER NOT NULL,
     hist BLOB NOT NULL,
-    PRIMARY KEY (grain, bucket, key_id)
+    PRIMARY KEY (grain, key_id, bucket)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX request_rollup_by_key_key ON request_rollup_by_key (grain, key_id, bucket);
+CREATE INDEX request_rollup_by_key_bucket ON request_rollup_by_key (grain, bucket);
 
 CREATE TABLE request_rollup_by_key_endpoint (
     grain INTEGER NOT NULL,
@@ -311,9 +312,9 @@ CREATE TABLE request_rollup_by_key_endpoint (
     class_4xx INTEGER NOT NULL,
     class_5xx INTEGER NOT NULL,
     hist BLOB NOT NULL,
-    PRIMARY KEY (grain, bucket, key_id, endpoint_id, method)
+    PRIMARY KEY (grain, key_id, bucket, endpoint_id, method)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX request_rollup_by_key_endpoint_key ON request_rollup_by_key_endpoint (grain, key_id, bucket);
+CREATE INDEX request_rollup_by_key_endpoint_bucket ON request_rollup_by_key_endpoint (grain, bucket);
 
 CREATE TABLE pool_rollup_by_language (
     grain INTEGER NOT NULL,

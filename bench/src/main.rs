@@ -14,6 +14,7 @@ mod page;
 mod queries;
 mod redis_counters;
 mod report;
+mod traffic;
 mod views;
 
 use std::path::PathBuf;

@@ -120,25 +120,51 @@ impl Histogram {
         }
     }
 
-    /// Adds the counts of a histogram in [`Self::encode`]'s form, without
-    /// decoding it first; `false` (and nothing added) if it is not one.
+    /// Adds the counts of a histogram in [`Self::encode`]'s form, read as
+    /// it is merged; `false` (and `self` unchanged) if it is not one.
     pub fn merge_encoded(&mut self, bytes: &[u8]) -> bool {
-        let mut other = Vec::with_capacity(bytes.len() / 2);
-        let mut at = 0;
-        let mut bin = 0u64;
+        if !Self::is_encoding(bytes) {
+            return false;
+        }
+        let mut merged = Vec::with_capacity(self.bins.len() + bytes.len() / 2);
+        let mut mine = self.bins.iter().copied().peekable();
+        let (mut at, mut bin) = (0, 0u64);
+        while at < bytes.len() {
+            // Checked above: every read succeeds.
+            bin += read_varint(bytes, &mut at).unwrap_or(0);
+            let count = read_varint(bytes, &mut at).unwrap_or(0);
+            let bin = bin as u16;
+            while let Some(m) = mine.next_if(|(b, _)| *b < bin) {
+                merged.push(m);
+            }
+            match mine.next_if(|(b, _)| *b == bin) {
+                Some((_, n)) => merged.push((bin, n + count)),
+                None => merged.push((bin, count)),
+            }
+        }
+        merged.extend(mine);
+        self.bins = merged;
+        true
+    }
+
+    /// Whether `bytes` are a histogram in [`Self::encode`]'s form.
+    pub fn is_encoding(bytes: &[u8]) -> bool {
+        let (mut at, mut bin, mut first) = (0, 0u64, true);
         while at < bytes.len() {
             let (Some(step), Some(count)) =
                 (read_varint(bytes, &mut at), read_varint(bytes, &mut at))
             else {
                 return false;
             };
-            bin += step;
-            if bin >= BINS as u64 {
+            if (step == 0 && !first) || count == 0 {
                 return false;
             }
-            other.push((bin as u16, count));
+            bin = match bin.checked_add(step) {
+                Some(b) if b < BINS as u64 => b,
+                _ => return false,
+            };
+            first = false;
         }
-        self.merge(&Self { bins: other });
         true
     }
 
@@ -363,6 +389,13 @@ mod tests {
         assert_eq!(Histogram::decode(&[]), Some(Histogram::new()));
         assert_eq!(Histogram::decode(&[0x80]), None, "truncated varint");
         assert_eq!(Histogram::decode(&[5, 0]), None, "zero count");
+        let mut c = of(&[2.0, 700.0]);
+        assert!(c.merge_encoded(&bytes));
+        let mut expected = a.clone();
+        expected.merge(&of(&[2.0, 700.0]));
+        assert_eq!(c, expected);
+        assert!(!c.merge_encoded(&[0x80]));
+        assert!(Histogram::is_encoding(&bytes) && !Histogram::is_encoding(&[5, 0]));
     }
 
     #[test]

@@ -9,6 +9,9 @@ pub enum Granularity {
     QuarterHour,
     Hour,
     Day,
+    /// Seven UTC days from the epoch's Thursday: long ranges read a row per
+    /// week instead of seven.
+    Week,
     /// All time: one bucket.
     Total,
 }
@@ -21,6 +24,7 @@ impl Granularity {
             Self::QuarterHour => Some(900),
             Self::Hour => Some(3600),
             Self::Day => Some(86_400),
+            Self::Week => Some(7 * 86_400),
             Self::Total => None,
         }
     }
@@ -48,6 +52,7 @@ impl Granularity {
             Self::QuarterHour => "quarter_hour",
             Self::Hour => "hour",
             Self::Day => "day",
+            Self::Week => "week",
             Self::Total => "total",
         }
     }

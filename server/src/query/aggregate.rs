@@ -2,6 +2,8 @@
 //! by, filters, measures) becomes a plan of rollup and raw pieces, whose
 //! rows are added up per interval and group.
 
+use std::collections::BTreeMap;
+
 use rustc_hash::FxHashMap;
 
 use super::{
@@ -92,53 +94,59 @@ pub async fn aggregate<F: Fact>(
         .iter()
         .map(|d| rollup.dims.iter().position(|r| r == d))
         .collect();
+    // One read per grain, over all its spans: a key filter's rows come in
+    // one query however many buckets the intervals cut the range into.
+    let mut spans: BTreeMap<Granularity, Vec<(i64, i64)>> = BTreeMap::new();
     for piece in &pieces {
-        match piece.source {
-            Source::Rollup(grain) => {
-                let width = grain.millis().unwrap_or(0);
-                let read = RollupRead {
-                    fact,
-                    rollup,
-                    grain,
-                    from: piece.from_ms.div_euclid(1000),
-                    to: piece.to_ms.div_euclid(1000),
-                    filters: ask.filters,
-                    measures: &measures,
-                    hist: ask.hist,
-                    now_ms: ctx.now_ms,
-                };
-                ctx.storage
-                    .read_rollup(&read, |row| {
-                        // Days older than the detail retention are placed by
-                        // their middle (their UTC date); the rest by their start.
-                        let t = if grain == Granularity::Day && row.bucket_ms < detail_from {
-                            row.bucket_ms + width / 2
-                        } else {
-                            row.bucket_ms.max(ask.bounds[0])
-                        };
-                        let mut dims = [0; MAX_DIMS];
-                        for (slot, at) in dims.iter_mut().zip(&at) {
-                            *slot = at.map_or(0, |i| row.dims[i]);
-                        }
-                        groups.add(t, dims, &row);
-                    })
-                    .await?;
-            }
-            Source::Raw => {
-                let read = RawRead {
-                    fact,
-                    from_ms: piece.from_ms,
-                    to_ms: piece.to_ms,
-                    bucket_ms: spans_intervals(piece, ask.bounds).then_some(60_000),
-                    dims: ask.group_by,
-                    filters: ask.filters,
-                    hist: ask.hist,
-                };
-                ctx.storage
-                    .read_raw(&read, |row| groups.add(row.bucket_ms, *row.dims, &row))
-                    .await?;
-            }
+        if let Source::Rollup(grain) = piece.source {
+            spans
+                .entry(grain)
+                .or_default()
+                .push((piece.from_ms.div_euclid(1000), piece.to_ms.div_euclid(1000)));
         }
+    }
+    for (grain, spans) in &spans {
+        let width = grain.millis().unwrap_or(0);
+        let read = RollupRead {
+            fact,
+            rollup,
+            grain: *grain,
+            spans,
+            filters: ask.filters,
+            measures: &measures,
+            hist: ask.hist,
+            now_ms: ctx.now_ms,
+        };
+        ctx.storage
+            .read_rollup(&read, |row| {
+                // Days older than the detail retention are placed by their
+                // middle (their UTC date); the rest by their start.
+                let t = if *grain == Granularity::Day && row.bucket_ms < detail_from {
+                    row.bucket_ms + width / 2
+                } else {
+                    row.bucket_ms.max(ask.bounds[0])
+                };
+                let mut dims = [0; MAX_DIMS];
+                for (slot, at) in dims.iter_mut().zip(&at) {
+                    *slot = at.map_or(0, |i| row.dims[i]);
+                }
+                groups.add(t, dims, &row);
+            })
+            .await?;
+    }
+    for piece in pieces.iter().filter(|p| p.source == Source::Raw) {
+        let read = RawRead {
+            fact,
+            from_ms: piece.from_ms,
+            to_ms: piece.to_ms,
+            bucket_ms: spans_intervals(piece, ask.bounds).then_some(60_000),
+            dims: ask.group_by,
+            filters: ask.filters,
+            hist: ask.hist,
+        };
+        ctx.storage
+            .read_raw(&read, |row| groups.add(row.bucket_ms, *row.dims, &row))
+            .await?;
     }
     Ok(groups.finish())
 }

@@ -52,6 +52,18 @@ impl Blobs {
 }
 
 impl BucketRows {
+    /// Gives back what the loading vectors reserved beyond their rows.
+    pub fn shrink_to_fit(&mut self) {
+        self.dims.shrink_to_fit();
+        for column in self.columns.iter_mut().flatten() {
+            column.shrink_to_fit();
+        }
+        if let Some(hist) = &mut self.hist {
+            hist.bytes.shrink_to_fit();
+            hist.ends.shrink_to_fit();
+        }
+    }
+
     /// Whether `measures` (and the histogram, if asked) are all loaded.
     pub fn has(&self, measures: &[usize], hist: bool) -> bool {
         (!hist || self.hist.is_some())

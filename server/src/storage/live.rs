@@ -1,5 +1,6 @@
 //! What the hot counters are rebuilt from.
 
+use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use super::{
@@ -63,11 +64,10 @@ impl Storage {
             table = raw.table,
         );
         let mut minutes = Vec::new();
-        for r in sqlx::query(sqlx::AssertSqlSafe(minutes_sql))
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(minutes_sql))
             .bind(first_id(first_minute * 60_000))
-            .fetch_all(&mut *tx)
-            .await?
-        {
+            .fetch(&mut *tx);
+        while let Some(r) = rows.try_next().await? {
             let status = ExecStatus::from_code(r.try_get("status")?).unwrap_or(ExecStatus::Error);
             minutes.push(LiveRow {
                 unit: r.try_get("unit")?,
@@ -103,11 +103,11 @@ impl Storage {
             Granularity::Hour.code(),
         );
         let mut hours = Vec::new();
-        for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+        drop(rows);
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(first_hour * 3600)
-            .fetch_all(&mut *tx)
-            .await?
-        {
+            .fetch(&mut *tx);
+        while let Some(r) = rows.try_next().await? {
             let mut time_ms: f64 = r.try_get("time_ms")?;
             for (code, column) in statuses.iter().enumerate() {
                 let n: i64 = r.try_get(column.as_str())?;
@@ -127,6 +127,7 @@ impl Storage {
                 });
             }
         }
+        drop(rows);
         tx.commit().await?;
         Ok(LiveSnapshot {
             minutes,

@@ -3,6 +3,7 @@
 //! declarations' raw SQL; histograms are binned in SQL with the
 //! `histogram_bins` table, so they match the writer's bins.
 
+use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use super::{
@@ -64,7 +65,8 @@ impl Storage {
         }
         let measures = read.fact.measures.len();
         let mut values = vec![0.0; measures];
-        for row in query.fetch_all(&self.pool).await? {
+        let mut rows = query.fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
             let time: i64 = row.try_get(0)?;
             let mut dims: DimValues = [0; MAX_DIMS];
             for (i, slot) in dims.iter_mut().enumerate().take(read.dims.len()) {

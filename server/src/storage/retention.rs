@@ -119,9 +119,9 @@ impl Storage {
     }
 
     /// Deletes the rows of up to `buckets` buckets per rollup table that
-    /// started before their cutoff: `detail_cutoff_secs` for the
-    /// quarter-hour and hour grains, `daily_cutoff_secs` for days (all-time
-    /// rows stay). Returns how many rows went.
+    /// ended by their cutoff: `detail_cutoff_secs` for the quarter-hour and
+    /// hour grains, `daily_cutoff_secs` for days and weeks (all-time rows
+    /// stay). Returns how many rows went.
     pub async fn delete_rollups_before(
         &self,
         detail_cutoff_secs: i64,
@@ -133,13 +133,15 @@ impl Storage {
             for rollup in fact.rollups {
                 for grain in rollup.grains {
                     let cutoff = match grain {
-                        Granularity::Day => daily_cutoff_secs,
+                        Granularity::Day | Granularity::Week => daily_cutoff_secs,
                         Granularity::Total => continue,
                         _ => detail_cutoff_secs,
                     };
+                    // Only buckets that have ended by the cutoff (`grain` is
+                    // the width in seconds).
                     let sql = format!(
                         "DELETE FROM {t} WHERE grain = ?1 AND bucket IN
-                           (SELECT DISTINCT bucket FROM {t} WHERE grain = ?1 AND bucket < ?2
+                           (SELECT DISTINCT bucket FROM {t} WHERE grain = ?1 AND bucket + ?1 <= ?2
                             ORDER BY bucket LIMIT ?3)",
                         t = rollup.table
                     );
@@ -151,8 +153,9 @@ impl Storage {
                         .await?
                         .rows_affected();
                     if n > 0 {
+                        let width = grain.seconds().unwrap_or(0);
                         self.cache
-                            .invalidate_before(rollup.table, &[*grain], cutoff);
+                            .invalidate_before(rollup.table, &[*grain], cutoff - width + 1);
                     }
                     deleted += n;
                 }

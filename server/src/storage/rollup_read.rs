@@ -1,9 +1,10 @@
 //! Reading rollup rows: from the bucket cache for closed buckets, from SQL
-//! for open ones and for the rows of a few keys (found through the rollup's
-//! key index).
+//! for open ones and for the rows of a few keys (which key-first rollups
+//! keep together).
 
 use std::{collections::HashSet, sync::Arc};
 
+use futures_util::TryStreamExt;
 use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{
@@ -14,8 +15,8 @@ use super::{
 };
 use crate::{histogram::Histogram, model::Granularity};
 
-/// Key filters up to this many keys read a rollup with a key index through
-/// it; longer lists go through the cache.
+/// Key filters up to this many keys read a key-first rollup by its primary
+/// key; longer lists go through the cache.
 const KEY_LOOKUP_MAX: usize = 64;
 
 /// Rows whose value of `dim` is one of `values`.
@@ -31,9 +32,9 @@ pub struct RollupRead<'a> {
     pub fact: &'static FactDecl,
     pub rollup: &'static RollupDecl,
     pub grain: Granularity,
-    /// Buckets starting in `[from, to)`, Unix seconds.
-    pub from: i64,
-    pub to: i64,
+    /// Buckets starting in these `[from, to)` spans, Unix seconds: sorted,
+    /// apart, aligned to the grain.
+    pub spans: &'a [(i64, i64)],
     pub filters: &'a [DimFilter],
     /// Measures to read (indices); the others read as their identity.
     pub measures: &'a [usize],
@@ -101,42 +102,38 @@ impl Storage {
         read: &RollupRead<'_>,
         mut visit: impl FnMut(RowRef<'_>),
     ) -> Result<(), sqlx::Error> {
-        if read.from >= read.to {
+        let (Some(first), Some(last)) = (read.spans.first(), read.spans.last()) else {
             return Ok(());
-        }
-        let few_keys = read.rollup.key_index
+        };
+        let few_keys = read.rollup.key_first
             && read
                 .filters
                 .iter()
                 .any(|f| f.dim == Dim::Key && f.values.len() <= KEY_LOOKUP_MAX);
         let Some(width) = read.grain.seconds().filter(|_| !few_keys) else {
-            return self.read_sql(read, read.from, read.to, &mut visit).await;
+            // The rows of a few keys (through the key index), or all time:
+            // one query over the whole span.
+            return self.read_sql(read, first.0, last.1, &mut visit).await;
         };
         // Closed buckets from the cache, the open ones (and what does not
         // fit the cache) from SQL.
-        let from = read.from.div_euclid(width) * width;
-        // The open bucket starts here; every bucket before it has ended.
-        let closed_to =
-            (read.now_ms.div_euclid(1000).div_euclid(width) * width).clamp(from, read.to);
+        let open_from = read.now_ms.div_euclid(1000).div_euclid(width) * width;
+        let closed: Vec<i64> = read
+            .spans
+            .iter()
+            .flat_map(|&(from, to)| (from..to.min(open_from)).step_by(width as usize))
+            .collect();
         let table = read.rollup.table;
-        let buckets = (closed_to - from) / width;
-        let fits = self.cache.would_fit(
-            table,
-            read.grain,
-            usize::try_from(buckets).unwrap_or(usize::MAX),
-        );
-        if !fits {
-            return self.read_sql(read, read.from, read.to, &mut visit).await;
+        if !self.cache.would_fit(table, read.grain, closed.len()) {
+            return self.read_sql(read, first.0, last.1, &mut visit).await;
         }
-        let mut cached: Vec<(i64, Arc<BucketRows>)> = Vec::with_capacity(buckets as usize);
+        let mut cached: Vec<(i64, Arc<BucketRows>)> = Vec::with_capacity(closed.len());
         let mut missing: Vec<i64> = Vec::new();
-        let mut bucket = from;
-        while bucket < closed_to {
+        for &bucket in &closed {
             match self.cache.get(&(table, read.grain, bucket)) {
                 Some(rows) if rows.has(read.measures, read.hist) => cached.push((bucket, rows)),
                 _ => missing.push(bucket),
             }
-            bucket += width;
         }
         for run in runs(&missing, width) {
             cached.extend(self.load(read, run.0, run.1).await?);
@@ -156,7 +153,11 @@ impl Storage {
                 }
             }
         }
-        self.read_sql(read, closed_to, read.to, &mut visit).await
+        if last.1 > open_from {
+            self.read_sql(read, open_from.max(first.0), last.1, &mut visit)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Loads buckets `[from, to)` of `read` into the cache, with the
@@ -201,14 +202,14 @@ impl Storage {
             })
             .collect();
         let sql = select_sql(read.fact, read.rollup, &measures, hist, &[]);
-        let rows = sqlx::query(sql)
+        // Streamed: a cold range of many buckets never sits in memory twice.
+        let mut rows = sqlx::query(sql)
             .bind(read.grain.code())
             .bind(from)
             .bind(to)
-            .fetch_all(&self.pool)
-            .await?;
-        for row in &rows {
-            let (bucket, dims, values, h) = decode(read.fact, read.rollup, &measures, hist, row)?;
+            .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let (bucket, dims, values, h) = decode(read.fact, read.rollup, &measures, hist, &row)?;
             let Some(slot) = loaded.get_mut(((bucket - from) / width) as usize) else {
                 continue;
             };
@@ -222,10 +223,12 @@ impl Storage {
                 all.push(h);
             }
         }
+        drop(rows);
         Ok(generations
             .into_iter()
             .zip(loaded)
-            .map(|((bucket, generation), rows)| {
+            .map(|((bucket, generation), mut rows)| {
+                rows.shrink_to_fit();
                 let rows = Arc::new(rows);
                 self.cache
                     .insert((table, read.grain, bucket), generation, Arc::clone(&rows));
@@ -264,9 +267,14 @@ impl Storage {
         }
         let n = read.fact.measures.len();
         let mut values = vec![f64::NAN; n];
-        for row in query.fetch_all(&self.pool).await? {
+        let mut rows = query.fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
             let (bucket, dims, read_values, hist) =
                 decode(read.fact, read.rollup, read.measures, read.hist, &row)?;
+            let span = read.spans.partition_point(|(from, _)| *from <= bucket);
+            if span == 0 || bucket >= read.spans[span - 1].1 {
+                continue; // between the spans asked for
+            }
             for (m, v) in read.measures.iter().zip(read_values) {
                 values[*m] = v;
             }
@@ -317,8 +325,16 @@ fn select_sql(
             .iter()
             .map(|(dim, n)| format!(" AND {} IN ({})", dim.column(), vec!["?"; *n].join(",")))
             .collect();
+        // Whole buckets of a key-first rollup: through its bucket index
+        // (a key filter reads the primary key itself).
+        let index = match rollup.bucket_index_name() {
+            Some(name) if !lists.iter().any(|(d, _)| *d == Dim::Key) => {
+                format!(" INDEXED BY {name}")
+            }
+            _ => String::new(),
+        };
         format!(
-            "SELECT {} FROM {} WHERE grain = ? AND bucket >= ? AND bucket < ?{filters}",
+            "SELECT {} FROM {}{index} WHERE grain = ? AND bucket >= ? AND bucket < ?{filters}",
             columns.join(", "),
             rollup.table
         )
@@ -349,7 +365,7 @@ fn decode<'r>(
     }
     let hist = if hist && fact.has_hist {
         let blob: &[u8] = row.try_get(at + measures.len())?;
-        if Histogram::decode(blob).is_none() {
+        if !Histogram::is_encoding(blob) {
             return Err(sqlx::Error::Decode(
                 format!("{}: a histogram blob is corrupt", rollup.table).into(),
             ));

@@ -70,7 +70,7 @@ async fn every_declaration_matches_the_live_schema() {
             let key: Vec<&str> = key.into_iter().map(|(_, n)| n).collect();
             assert_eq!(key, rollup.key_columns(), "{} primary key", rollup.table);
             let indexes: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT group_concat(name, ',') FROM (SELECT i.name AS list, c.name FROM
+                "SELECT list || ':' || group_concat(name, ',') FROM (SELECT i.name AS list, c.name FROM
                    pragma_index_list('{}') i, pragma_index_info(i.name) c
                    WHERE i.origin = 'c' ORDER BY i.name, c.seqno) GROUP BY list",
                 rollup.table
@@ -78,11 +78,11 @@ async fn every_declaration_matches_the_live_schema() {
             .fetch_all(&storage.pool)
             .await
             .unwrap();
-            let expected: Vec<String> = if rollup.key_index {
-                vec!["grain,key_id,bucket".to_owned()]
-            } else {
-                Vec::new()
-            };
+            let expected: Vec<String> = rollup
+                .bucket_index_name()
+                .map(|name| format!("{name}:grain,bucket"))
+                .into_iter()
+                .collect();
             assert_eq!(indexes, expected, "{} indexes", rollup.table);
         }
     }

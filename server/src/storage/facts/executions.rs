@@ -60,7 +60,7 @@ static DECL: FactDecl = FactDecl {
                 Granularity::Hour,
                 Granularity::Day,
             ],
-            key_index: false,
+            key_first: false,
         },
         RollupDecl {
             table: "exec_rollup_by_language",
@@ -71,7 +71,7 @@ static DECL: FactDecl = FactDecl {
                 Granularity::Day,
                 Granularity::Total,
             ],
-            key_index: false,
+            key_first: false,
         },
         RollupDecl {
             table: "exec_rollup_by_key",
@@ -80,14 +80,20 @@ static DECL: FactDecl = FactDecl {
                 Granularity::QuarterHour,
                 Granularity::Hour,
                 Granularity::Day,
+                Granularity::Week,
             ],
-            key_index: true,
+            key_first: true,
         },
         RollupDecl {
             table: "exec_rollup_by_key_language",
             dims: &[Dim::Key, Dim::Language],
-            grains: &[Granularity::Hour, Granularity::Day, Granularity::Total],
-            key_index: true,
+            grains: &[
+                Granularity::Hour,
+                Granularity::Day,
+                Granularity::Week,
+                Granularity::Total,
+            ],
+            key_first: true,
         },
     ],
 };

@@ -25,7 +25,7 @@ static DECL: FactDecl = FactDecl {
         table: "metric_rollup",
         dims: &[Dim::Series],
         grains: &[Granularity::Hour, Granularity::Day],
-        key_index: false,
+        key_first: false,
     }],
 };
 

@@ -109,11 +109,11 @@ pub struct RollupDecl {
     pub table: &'static str,
     pub dims: &'static [Dim],
     pub grains: &'static [Granularity],
-    /// Primary key `(grain, bucket, dims..)`: a bucket's rows lie together,
-    /// for the bucket cache. With `key_index`, also an index on
-    /// `(grain, key_id, bucket)`, so one key's rows are found without
-    /// reading the others'.
-    pub key_index: bool,
+    /// Primary key `(grain, key_id, bucket, ..)`: one key's rows lie
+    /// together, so a key filter reads them and nothing else; with an index
+    /// on `(grain, bucket)` for loading whole buckets into the cache.
+    /// Otherwise `(grain, bucket, dims..)`.
+    pub key_first: bool,
 }
 
 impl RollupDecl {
@@ -125,10 +125,27 @@ impl RollupDecl {
         self.grains.contains(&grain)
     }
 
+    /// The index by `(grain, bucket)` of a key-first rollup.
+    pub fn bucket_index_name(&self) -> Option<String> {
+        self.key_first.then(|| format!("{}_bucket", self.table))
+    }
+
     /// The primary key columns, in order.
     pub fn key_columns(&self) -> Vec<&'static str> {
-        let mut columns = vec!["grain", "bucket"];
-        columns.extend(self.dims.iter().map(|d| d.column()));
+        let mut columns = vec!["grain"];
+        if self.key_first {
+            columns.push(Dim::Key.column());
+            columns.push("bucket");
+            columns.extend(
+                self.dims
+                    .iter()
+                    .filter(|d| **d != Dim::Key)
+                    .map(|d| d.column()),
+            );
+        } else {
+            columns.push("bucket");
+            columns.extend(self.dims.iter().map(|d| d.column()));
+        }
         columns
     }
 }

@@ -46,7 +46,7 @@ static DECL: FactDecl = FactDecl {
         table: "pool_rollup_by_language",
         dims: &[Dim::Language],
         grains: &[Granularity::Hour, Granularity::Day, Granularity::Total],
-        key_index: false,
+        key_first: false,
     }],
 };
 

@@ -47,19 +47,19 @@ static DECL: FactDecl = FactDecl {
             table: "request_rollup_by_endpoint",
             dims: &[Dim::Endpoint, Dim::Method],
             grains: &[Granularity::Hour, Granularity::Day, Granularity::Total],
-            key_index: false,
+            key_first: false,
         },
         RollupDecl {
             table: "request_rollup_by_key",
             dims: &[Dim::Key],
             grains: &[Granularity::Hour, Granularity::Day],
-            key_index: true,
+            key_first: true,
         },
         RollupDecl {
             table: "request_rollup_by_key_endpoint",
             dims: &[Dim::Key, Dim::Endpoint, Dim::Method],
             grains: &[Granularity::Hour, Granularity::Day],
-            key_index: true,
+            key_first: true,
         },
     ],
 };

@@ -81,6 +81,7 @@ pub(super) async fn legacy_tables(storage: &Storage) -> Result<(), sqlx::Error> 
     let pool = rollups::copy_raw::<PoolEvents>(&mut tx, &mut ids).await?;
     for (legacy, grain) in [
         ("legacy_execution_rollup_daily", Granularity::Day),
+        ("legacy_execution_rollup_daily", Granularity::Week),
         ("legacy_execution_rollup_total", Granularity::Total),
         ("legacy_request_rollup_hourly", Granularity::Hour),
         ("legacy_request_rollup_daily", Granularity::Day),
