@@ -138,10 +138,11 @@ impl Storage {
                         _ => detail_cutoff_secs,
                     };
                     // Only buckets that have ended by the cutoff (`grain` is
-                    // the width in seconds).
+                    // the width in seconds), written as a bound on `bucket`
+                    // alone so that an index finds them without a scan.
                     let sql = format!(
                         "DELETE FROM {t} WHERE grain = ?1 AND bucket IN
-                           (SELECT DISTINCT bucket FROM {t} WHERE grain = ?1 AND bucket + ?1 <= ?2
+                           (SELECT DISTINCT bucket FROM {t} WHERE grain = ?1 AND bucket <= ?2 - ?1
                             ORDER BY bucket LIMIT ?3)",
                         t = rollup.table
                     );

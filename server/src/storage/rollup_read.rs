@@ -19,6 +19,10 @@ use crate::{histogram::Histogram, model::Granularity};
 /// key; longer lists go through the cache.
 const KEY_LOOKUP_MAX: usize = 64;
 
+/// Spans covering less than one bucket in this many of their range are read
+/// by a list of buckets rather than the whole range.
+const SPARSE_SPANS: i64 = 4;
+
 /// Rows whose value of `dim` is one of `values`.
 #[derive(Clone, Debug)]
 pub struct DimFilter {
@@ -201,7 +205,7 @@ impl Storage {
                 hist: hist.then(Blobs::default),
             })
             .collect();
-        let sql = select_sql(read.fact, read.rollup, &measures, hist, &[]);
+        let sql = select_sql(read.fact, read.rollup, &measures, hist, false, &[]);
         // Streamed: a cold range of many buckets never sits in memory twice.
         let mut rows = sqlx::query(sql)
             .bind(read.grain.code())
@@ -258,8 +262,23 @@ impl Storage {
             return Ok(());
         }
         let shape: Vec<(Dim, usize)> = lists.iter().map(|(d, v)| (*d, v.len())).collect();
-        let sql = select_sql(read.fact, read.rollup, read.measures, read.hist, &shape);
-        let mut query = sqlx::query(sql).bind(read.grain.code()).bind(from).bind(to);
+        let listed = read
+            .grain
+            .seconds()
+            .and_then(|width| sparse_buckets(read.spans, from, to, width));
+        let sql = select_sql(
+            read.fact,
+            read.rollup,
+            read.measures,
+            read.hist,
+            listed.is_some(),
+            &shape,
+        );
+        let mut query = sqlx::query(sql).bind(read.grain.code());
+        query = match listed {
+            Some(starts) => query.bind(starts),
+            None => query.bind(from).bind(to),
+        };
         for (_, values) in &lists {
             for v in values {
                 query = query.bind(*v);
@@ -289,6 +308,27 @@ impl Storage {
     }
 }
 
+/// The bucket starts of `spans` within `[from, to)` as a JSON array, when
+/// they are a small part of that range (a zone's quarter hours at the edges
+/// of its days): such spans are read bucket by bucket, not as one range.
+fn sparse_buckets(spans: &[(i64, i64)], from: i64, to: i64, width: i64) -> Option<String> {
+    let inside: Vec<(i64, i64)> = spans
+        .iter()
+        .filter(|(a, b)| *b > from && *a < to)
+        .map(|&(a, b)| (a.max(from), b.min(to)))
+        .collect();
+    let wanted: i64 = inside.iter().map(|(a, b)| (b - a) / width).sum();
+    if inside.len() < 2 || wanted * SPARSE_SPANS >= (to - from) / width {
+        return None;
+    }
+    let starts: Vec<String> = inside
+        .iter()
+        .flat_map(|&(a, b)| (a..b).step_by(width as usize))
+        .map(|b| b.to_string())
+        .collect();
+    Some(format!("[{}]", starts.join(",")))
+}
+
 /// Contiguous runs `[from, to)` of bucket starts `width` apart.
 fn runs(buckets: &[i64], width: i64) -> Vec<(i64, i64)> {
     let mut runs: Vec<(i64, i64)> = Vec::new();
@@ -302,16 +342,18 @@ fn runs(buckets: &[i64], width: i64) -> Vec<(i64, i64)> {
 }
 
 /// `SELECT bucket, dims.., measures.., [hist] FROM table WHERE grain = ?1
-/// AND bucket >= ?2 AND bucket < ?3 [AND dim IN (..)]..`
+/// AND (bucket >= ?2 AND bucket < ?3 | bucket IN (a JSON array ?2))
+/// [AND dim IN (..)]..`
 fn select_sql(
     fact: &FactDecl,
     rollup: &RollupDecl,
     measures: &[usize],
     hist: bool,
+    listed: bool,
     lists: &[(Dim, usize)],
 ) -> Sql {
     let key = format!(
-        "rollup-select:{}:{measures:?}:{hist}:{lists:?}",
+        "rollup-select:{}:{measures:?}:{hist}:{listed}:{lists:?}",
         rollup.table
     );
     interned(key, || {
@@ -321,20 +363,25 @@ fn select_sql(
         if hist && fact.has_hist {
             columns.push("hist".to_owned());
         }
+        let buckets = if listed {
+            "bucket IN (SELECT value FROM json_each(?))"
+        } else {
+            "bucket >= ? AND bucket < ?"
+        };
         let filters: String = lists
             .iter()
             .map(|(dim, n)| format!(" AND {} IN ({})", dim.column(), vec!["?"; *n].join(",")))
             .collect();
-        // Whole buckets of a key-first rollup: through its bucket index
-        // (a key filter reads the primary key itself).
+        // Whole buckets of a key-first rollup: through its bucket index; a
+        // key filter reads the primary key itself (which SQLite, given a
+        // list of buckets, would otherwise trade for the bucket index).
         let index = match rollup.bucket_index_name() {
-            Some(name) if !lists.iter().any(|(d, _)| *d == Dim::Key) => {
-                format!(" INDEXED BY {name}")
-            }
-            _ => String::new(),
+            Some(_) if lists.iter().any(|(d, _)| *d == Dim::Key) => " NOT INDEXED".to_owned(),
+            Some(name) => format!(" INDEXED BY {name}"),
+            None => String::new(),
         };
         format!(
-            "SELECT {} FROM {}{index} WHERE grain = ? AND bucket >= ? AND bucket < ?{filters}",
+            "SELECT {} FROM {}{index} WHERE grain = ? AND {buckets}{filters}",
             columns.join(", "),
             rollup.table
         )
@@ -385,5 +432,26 @@ mod tests {
     fn missing_buckets_are_loaded_in_runs() {
         assert_eq!(runs(&[0, 10, 20, 40, 50], 10), vec![(0, 30), (40, 60)]);
         assert!(runs(&[], 10).is_empty());
+    }
+
+    #[test]
+    fn sparse_spans_are_listed_bucket_by_bucket() {
+        // Two quarter hours at each edge of a day of 96: listed.
+        let edges = [(0, 1800), (86_400, 88_200)];
+        assert_eq!(
+            sparse_buckets(&edges, 0, 90_000, 900).as_deref(),
+            Some("[0,900,86400,87300]")
+        );
+        // One span, or spans covering most of the range: read as a range.
+        assert_eq!(sparse_buckets(&[(0, 1800)], 0, 90_000, 900), None);
+        assert_eq!(
+            sparse_buckets(&[(0, 900), (1800, 3600)], 0, 3600, 900),
+            None
+        );
+        // Only the part inside the range counts.
+        assert_eq!(
+            sparse_buckets(&[(0, 1800), (9000, 9900)], 900, 90_000, 900).as_deref(),
+            Some("[900,9000]")
+        );
     }
 }
