@@ -51,7 +51,7 @@ pub async fn run(
             cases.push((case, describe(h)));
         }
         for (case, what) in cases {
-            let server = ServerProcess::start_binary(binary, db, &RETENTION_FLAGS).await;
+            let server = ServerProcess::start_measured(binary, db, &RETENTION_FLAGS).await;
             let caller = Caller::new(&server.base_url)?;
             let ms = caller.time(view, case).await?;
             datasets::stop(server)?;

@@ -209,7 +209,7 @@ async fn generate(binary: &Path, set: Dataset, db: &Path) -> anyhow::Result<()> 
         "--max-batch-events",
         "10000",
     ]);
-    let server = ServerProcess::start_binary(binary, db, &flags).await;
+    let server = ServerProcess::start_measured(binary, db, &flags).await;
     let generator = Arc::new(Generator::new(set, chrono::Utc::now().timestamp_millis()));
     let chunks = set.executions.div_ceil(BATCH);
     let next_chunk = Arc::new(AtomicUsize::new(0));

@@ -57,7 +57,7 @@ pub async fn run(binary: &Path, scale: Scale, report: &mut Report) -> anyhow::Re
 
     // A week of simulated traffic behind the page.
     let dir = tempfile::tempdir_in("target")?;
-    let server = ServerProcess::start_binary(binary, &dir.path().join("metrics.db"), &[]).await;
+    let server = ServerProcess::start_measured(binary, &dir.path().join("metrics.db"), &[]).await;
     tally::simulator::run(tally::simulator::SimulatorConfig {
         base_url: server.base_url.clone(),
         ingest_key: MASTER_KEY.to_owned(),

@@ -92,7 +92,7 @@ pub async fn run(binary: &Path, scale: Scale, report: &mut Report) -> anyhow::Re
             scale.query_runs + 1
         );
         let started = Instant::now();
-        let server = ServerProcess::start_binary(binary, &db, &RETENTION_FLAGS).await;
+        let server = ServerProcess::start_measured(binary, &db, &RETENTION_FLAGS).await;
         let caller = Caller::new(&server.base_url)?;
         let combos = views::matrix(&caller, &label, &filters, scale.query_runs).await?;
         let rss = rss_mb(server.pid());

@@ -46,6 +46,19 @@ impl ServerProcess {
 
     /// Like [`Self::start`], with a given binary.
     pub async fn start_binary(binary: &Path, db: &Path, extra: &[&str]) -> Self {
+        let filter = std::env::var("TALLY_TEST_RUST_LOG")
+            .unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".to_owned());
+        Self::start_logging(binary, db, extra, &filter).await
+    }
+
+    /// Like [`Self::start_binary`], logging at `info` as a production
+    /// server does: the benchmarks measure it without a debug line per
+    /// request.
+    pub async fn start_measured(binary: &Path, db: &Path, extra: &[&str]) -> Self {
+        Self::start_logging(binary, db, extra, "info").await
+    }
+
+    async fn start_logging(binary: &Path, db: &Path, extra: &[&str], filter: &str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -63,11 +76,7 @@ impl ServerProcess {
             ])
             .args(extra)
             .env("MASTER_API_KEY", MASTER_KEY)
-            .env(
-                "RUST_LOG",
-                std::env::var("TALLY_TEST_RUST_LOG")
-                    .unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".to_owned()),
-            )
+            .env("RUST_LOG", filter)
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
