@@ -11,11 +11,8 @@ use app::{
 };
 
 use crate::{
-    model::KeyHash,
-    query::{
-        self, Context, QueryError,
-        params::{Filter, format_date},
-    },
+    model::{KeyHash, time::format_ms},
+    query::{self, Context, QueryError, params::Filter},
     state::AppState,
     storage::keys::{KeyField, PrefixOutcome},
 };
@@ -256,7 +253,7 @@ impl Backend for AppState {
             "source": "tally",
             "status": "test",
             "message": "A test message from Tally: alerts will reach this webhook.",
-            "sent_at": format_date(crate::clock::now_ms()),
+            "sent_at": format_ms(crate::clock::now_ms()),
         })
         .to_string();
         // All at once: one slow target must not hold up the others.
@@ -307,8 +304,8 @@ impl Backend for AppState {
                 value: incident.value,
                 threshold: incident.threshold,
                 message: incident.message,
-                started_at: format_date(incident.started_at),
-                resolved_at: incident.resolved_at.map(format_date),
+                started_at: format_ms(incident.started_at),
+                resolved_at: incident.resolved_at.map(format_ms),
                 deliveries: deliveries
                     .into_iter()
                     .map(|d| AlertDelivery {
@@ -317,7 +314,7 @@ impl Backend for AppState {
                         state: d.state,
                         attempts: u32::try_from(d.attempts).unwrap_or(u32::MAX),
                         last_error: d.last_error,
-                        delivered_at: d.delivered_at.map(format_date),
+                        delivered_at: d.delivered_at.map(format_ms),
                     })
                     .collect(),
             })

@@ -68,7 +68,7 @@ pub fn start(
     target: ExportTarget,
     metrics: Arc<SelfMetrics>,
     writer: Writer,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let client = reqwest::Client::builder()
@@ -76,14 +76,9 @@ pub fn start(
             .build()
             .unwrap_or_default();
         let started_ns = now_ns();
-        let mut tick = tokio::time::interval(target.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = crate::jobs::every(target.interval, stop);
         let mut failing = false;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => break,
-            }
+        while ticks.tick().await {
             let body = request(
                 &target.service_name,
                 &metrics.readings(writer.buffered()),

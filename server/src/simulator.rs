@@ -14,9 +14,11 @@ use anyhow::Context;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
-use crate::clock;
+use crate::{
+    clock,
+    model::time::{DAY_MS, HOUR_MS, MINUTE_MS},
+};
 
-const HOUR_MS: i64 = 3_600_000;
 const BATCH: usize = 500;
 
 /// API keys of the simulated platform: (name, raw key, share of traffic).
@@ -89,8 +91,7 @@ pub async fn run(config: SimulatorConfig) -> anyhow::Result<()> {
     let mut traffic = Traffic::new(config.seed, config.peak_per_hour);
 
     if config.backfill_days > 0 {
-        let start =
-            (now - i64::from(config.backfill_days) * 24 * HOUR_MS).div_euclid(HOUR_MS) * HOUR_MS;
+        let start = (now - i64::from(config.backfill_days) * DAY_MS).div_euclid(HOUR_MS) * HOUR_MS;
         let mut hour = start;
         let mut sent = 0usize;
         let mut batch = Events::default();
@@ -235,16 +236,16 @@ impl Traffic {
     /// Expected executions per hour at `ts_ms`: a daily curve peaking mid
     /// afternoon UTC, quieter weekends, slow growth over time.
     fn rate_per_hour(&self, ts_ms: i64) -> f64 {
-        let hour_of_day = (ts_ms.div_euclid(60_000) % 1440) as f64 / 60.0;
+        let hour_of_day = (ts_ms.div_euclid(MINUTE_MS) % 1440) as f64 / 60.0;
         let daily = 0.18 + 0.82 * (0.5 + 0.5 * ((hour_of_day - 15.0) / 24.0 * TAU).cos()).powf(1.6);
         // 1970-01-01 was a Thursday: day 0 → Thursday, so Saturday is 2, Sunday 3.
-        let weekday = ts_ms.div_euclid(86_400_000).rem_euclid(7);
+        let weekday = ts_ms.div_euclid(DAY_MS).rem_euclid(7);
         let weekly = if weekday == 2 || weekday == 3 {
             0.45
         } else {
             1.0
         };
-        let growth = 1.0 + 0.25 * ((ts_ms as f64 / 86_400_000.0) % 365.0) / 365.0;
+        let growth = 1.0 + 0.25 * ((ts_ms as f64 / DAY_MS as f64) % 365.0) / 365.0;
         self.peak_per_hour * daily * weekly * growth
     }
 

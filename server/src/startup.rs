@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::{
     config::Config,
@@ -28,14 +28,9 @@ pub struct Application {
     state: AppState,
     writer_task: WriterTask,
     counters_task: JoinHandle<()>,
-    stop_jobs: watch::Sender<bool>,
-    jobs: JoinHandle<()>,
-    /// Tally's own metrics over OTLP, when configured.
-    exporter: Option<JoinHandle<()>>,
-    /// Samples the host.
-    sampler: JoinHandle<()>,
-    /// Evaluates the alert rules, and delivers their webhook messages.
-    alert_tasks: [JoinHandle<()>; 2],
+    /// Retention, the host sampler, the alert rules and their webhooks, and
+    /// (when configured) Tally's own metrics over OTLP.
+    background: jobs::Tasks,
 }
 
 impl Application {
@@ -87,12 +82,15 @@ impl Application {
             Arc::clone(&self_metrics),
         );
 
-        let (stop_jobs, jobs_stopped) = watch::channel(false);
-        let jobs = jobs::start(
-            storage.clone(),
-            retention_policy(&config),
-            Duration::from_secs(u64::from(config.metrics_aggregation_interval_minutes) * 60),
-            jobs_stopped.clone(),
+        let mut background = jobs::Tasks::default();
+        background.add(
+            "retention",
+            retention::start(
+                storage.clone(),
+                retention_policy(&config),
+                Duration::from_secs(u64::from(config.metrics_aggregation_interval_minutes) * 60),
+                background.stop_signal(),
+            ),
         );
         let system = crate::system::Latest::default();
         let alert_rules_file = config
@@ -113,32 +111,36 @@ impl Application {
                 || std::path::PathBuf::from("."),
                 std::path::Path::to_path_buf,
             );
-        let sampler = crate::system::start(
-            storage.clone(),
-            data_dir,
-            Duration::from_secs(config.system_metrics_interval_seconds),
-            system.clone(),
-            config.max_metric_series,
-            jobs_stopped.clone(),
+        background.add(
+            "system sampler",
+            crate::system::start(
+                storage.clone(),
+                data_dir,
+                Duration::from_secs(config.system_metrics_interval_seconds),
+                system.clone(),
+                config.max_metric_series,
+                background.stop_signal(),
+            ),
         );
-        let exporter = match (&config.otel_exporter_otlp_endpoint, config.enable_tracing) {
-            (Some(endpoint), true) => {
-                let target = crate::otlp_export::ExportTarget::new(
-                    endpoint,
-                    config.otel_exporter_otlp_headers.as_deref(),
-                    &config.tracing_service_name,
-                    Duration::from_millis(config.otlp_export_interval_ms),
-                );
-                tracing::info!(url = %target.url, "Exporting Tally's own metrics over OTLP.");
-                Some(crate::otlp_export::start(
+        if let (Some(endpoint), true) = (&config.otel_exporter_otlp_endpoint, config.enable_tracing)
+        {
+            let target = crate::otlp_export::ExportTarget::new(
+                endpoint,
+                config.otel_exporter_otlp_headers.as_deref(),
+                &config.tracing_service_name,
+                Duration::from_millis(config.otlp_export_interval_ms),
+            );
+            tracing::info!(url = %target.url, "Exporting Tally's own metrics over OTLP.");
+            background.add(
+                "OTLP export",
+                crate::otlp_export::start(
                     target,
                     Arc::clone(&self_metrics),
                     writer.clone(),
-                    jobs_stopped.clone(),
-                ))
-            }
-            _ => None,
-        };
+                    background.stop_signal(),
+                ),
+            );
+        }
 
         let (master_key, generated) = config.master_key_or_generate();
         if generated {
@@ -168,14 +170,18 @@ impl Application {
             config: Arc::new(config),
         };
         let deliver = Arc::new(tokio::sync::Notify::new());
-        let alert_tasks = [
+        background.add(
+            "alert rules",
             crate::alerts::engine::start(
                 state.health_check(),
                 state.alerts.clone(),
                 Duration::from_secs(state.config.alert_eval_interval_seconds),
                 Arc::clone(&deliver),
-                jobs_stopped.clone(),
+                background.stop_signal(),
             ),
+        );
+        background.add(
+            "alert webhooks",
             crate::alerts::webhooks::start(
                 state.storage.clone(),
                 crate::alerts::webhooks::Policy {
@@ -184,19 +190,15 @@ impl Application {
                 },
                 state.webhooks.clone(),
                 deliver,
-                jobs_stopped,
+                background.stop_signal(),
             ),
-        ];
+        );
         Ok(Self {
             listener,
             state,
-            alert_tasks,
             writer_task,
             counters_task,
-            stop_jobs,
-            jobs,
-            exporter,
-            sampler,
+            background,
         })
     }
 
@@ -235,15 +237,7 @@ impl Application {
         // Every request has had its answer, so the buffer only holds batches
         // whose clients went away; they are committed all the same.
         self.writer_task.drain().await;
-        let _ = self.stop_jobs.send(true);
-        let _ = self.jobs.await;
-        if let Some(exporter) = self.exporter {
-            let _ = exporter.await;
-        }
-        let _ = self.sampler.await;
-        for task in self.alert_tasks {
-            let _ = task.await;
-        }
+        self.background.stop().await;
         // The counters task ends once the last handle (in the router) is gone.
         self.counters_task.abort();
         storage.close().await;

@@ -167,19 +167,14 @@ pub fn start(
     every: Duration,
     latest: Latest,
     max_series: u32,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut sampler = tokio::task::spawn_blocking(move || Sampler::new(&data_dir))
             .await
             .ok();
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => break,
-            }
+        let mut ticks = crate::jobs::every(every, stop);
+        while ticks.tick().await {
             let Some(mut current) = sampler.take() else {
                 break;
             };

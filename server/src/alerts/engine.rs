@@ -18,7 +18,8 @@ use super::{
 use crate::{
     clock,
     health::HealthCheck,
-    query::params::format_date,
+    jobs,
+    model::time::format_ms,
     storage::alerts::{IncidentRow, NewIncident},
 };
 
@@ -29,16 +30,11 @@ pub fn start(
     alerts: AlertRules,
     interval: Duration,
     deliver: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.changed() => break,
-            }
+        let mut ticks = jobs::every(interval, stop);
+        while ticks.tick().await {
             match tick(&check, &alerts, clock::now_ms()).await {
                 Ok(true) => deliver.notify_one(),
                 Ok(false) => {}
@@ -233,7 +229,7 @@ fn firing_payload(id: i64, incident: &NewIncident<'_>) -> String {
         value: incident.value,
         threshold: incident.threshold,
         message: incident.message,
-        started_at: format_date(incident.started_at_ms),
+        started_at: format_ms(incident.started_at_ms),
         resolved_at: None,
     })
 }
@@ -249,8 +245,8 @@ fn resolved_payload(incident: &IncidentRow) -> String {
         value: incident.value,
         threshold: incident.threshold,
         message: &incident.message,
-        started_at: format_date(incident.started_at),
-        resolved_at: incident.resolved_at.map(format_date),
+        started_at: format_ms(incident.started_at),
+        resolved_at: incident.resolved_at.map(format_ms),
     })
 }
 

@@ -1,12 +1,11 @@
 //! What each rule reads, through the same query layer as the API, and
 //! whether it fires now.
 
-use app::types::MetricsQuery;
-
 use super::rules::{Condition, HealthLevel, Rule, Source};
 use crate::{
     health::HealthCheck,
-    query::{self, QueryError, params::format_date},
+    model::time::{HOUR_MS, WEEK_MS},
+    query::{self, QueryError, params::Filter},
 };
 
 /// One reading of a rule for one subject.
@@ -22,9 +21,6 @@ pub struct Reading {
     pub message: String,
 }
 
-const WEEK_MS: i64 = 7 * 86_400_000;
-const HOUR_MS: i64 = 3_600_000;
-
 /// Reads `rule` as of `now_ms`. Subjects not in the answer are clear.
 pub async fn evaluate(
     check: &HealthCheck,
@@ -32,11 +28,7 @@ pub async fn evaluate(
     now_ms: i64,
 ) -> Result<Vec<Reading>, QueryError> {
     let context = check.source.context();
-    // Up to now: no end date (a formatted one drops the milliseconds).
-    let last = |seconds: u64| MetricsQuery {
-        start_date: Some(format_date(now_ms - seconds as i64 * 1000)),
-        ..MetricsQuery::default()
-    };
+    let last = |seconds: u64| Filter::between(now_ms - seconds as i64 * 1000, context.now_ms);
     let platform = |value: f64, threshold: f64, firing: Option<bool>, message: String| {
         vec![Reading {
             subject: String::new(),
@@ -53,7 +45,7 @@ pub async fn evaluate(
             window_seconds,
             min_events,
         } => {
-            let filter = context.filter(&last(*window_seconds))?;
+            let filter = last(*window_seconds);
             let (events, rate, what) = match source {
                 Source::Executions => {
                     let s = query::summary(&context, &filter).await?;
@@ -94,7 +86,7 @@ pub async fn evaluate(
             window_seconds,
             min_events,
         } => {
-            let filter = context.filter(&last(*window_seconds))?;
+            let filter = last(*window_seconds);
             let (events, p95, what) = match source {
                 Source::Executions => {
                     let s = query::summary(&context, &filter).await?;
@@ -130,7 +122,7 @@ pub async fn evaluate(
             at_least,
             window_seconds,
         } => {
-            let filter = context.filter(&last(*window_seconds))?;
+            let filter = last(*window_seconds);
             let exhausted = query::pool(&context, &filter).await?.exhausted;
             platform(
                 exhausted as f64,
@@ -201,16 +193,8 @@ async fn key_spikes(
     weeks: u32,
     min_executions: u64,
 ) -> Result<Vec<Reading>, QueryError> {
-    let usage = |from: i64, to: i64| {
-        let query = MetricsQuery {
-            start_date: Some(format_date(from)),
-            end_date: Some(format_date(to)),
-            ..MetricsQuery::default()
-        };
-        async move {
-            let filter = context.filter(&query)?;
-            query::api_keys(context, &filter).await
-        }
+    let usage = |from: i64, to: i64| async move {
+        query::api_keys(context, &Filter::between(from, to)).await
     };
     let current = usage(now_ms - HOUR_MS, now_ms).await?;
     let mut past: Vec<Vec<(String, u64)>> = Vec::new();

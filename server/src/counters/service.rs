@@ -19,6 +19,7 @@ use super::{
 };
 use crate::{
     clock,
+    model::time::MINUTE_MS,
     storage::{Storage, live::LiveRow},
 };
 
@@ -91,7 +92,7 @@ impl Counters {
     }
 
     pub async fn live(&self) -> Result<LiveCounters, super::CounterError> {
-        let minute = clock::now_ms().div_euclid(60_000);
+        let minute = clock::now_ms().div_euclid(MINUTE_MS);
         let [this_minute, this_hour, today] = Window::containing_minute(minute);
         Ok(LiveCounters {
             backend: self.backend().to_owned(),
@@ -124,7 +125,7 @@ async fn run(
                 if state.stale.load(Ordering::Acquire) || update.commit <= counted_through {
                     continue;
                 }
-                let rows = rows_of(&update, clock::now_ms().div_euclid(60_000));
+                let rows = rows_of(&update, clock::now_ms().div_euclid(MINUTE_MS));
                 if let Err(error) = store.apply(&rows).await {
                     metrics.counter_errors.fetch_add(1, Ordering::Relaxed);
                     state.stale.store(true, Ordering::Release);
@@ -165,7 +166,7 @@ async fn run(
 /// Replaces every kept window with what SQLite holds. Returns the last
 /// execution row the snapshot included.
 async fn rebuild(store: &dyn CounterStore, storage: &Storage) -> anyhow::Result<i64> {
-    let now_minute = clock::now_ms().div_euclid(60_000);
+    let now_minute = clock::now_ms().div_euclid(MINUTE_MS);
     // Hours and days come from the hourly rollups; the oldest kept day
     // starts before the oldest kept hour, so read from the day.
     let first_hour = now_minute.div_euclid(60) - HOURS_KEPT + 1;

@@ -2,12 +2,11 @@
 //! and executions from the query layer, the latest host sample, and whether
 //! the hot counters are current.
 
-use app::types::MetricsQuery;
-
 use super::{Health, HealthInputs, Thresholds, score};
 use crate::{
     counters::Counters,
-    query::{self, QueryError},
+    model::time::MINUTE_MS,
+    query::{self, QueryError, params::Filter},
     system::Latest,
 };
 
@@ -25,12 +24,7 @@ impl HealthCheck {
     pub async fn assess(&self) -> Result<Health, QueryError> {
         let context = self.source.context();
         let now = context.now_ms;
-        let query = MetricsQuery {
-            // Up to now: no end date (a formatted one drops the milliseconds).
-            start_date: Some(query::params::format_date(now - 5 * 60_000)),
-            ..Default::default()
-        };
-        let filter = context.filter(&query)?;
+        let filter = Filter::between(now - 5 * MINUTE_MS, now);
         let requests = query::requests(&context, &filter).await?;
         let summary = query::summary(&context, &filter).await?;
         let total: f64 = requests.endpoints.iter().map(|e| e.requests as f64).sum();

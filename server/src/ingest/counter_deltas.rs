@@ -5,11 +5,14 @@ use std::collections::HashMap;
 
 use crate::{
     counters::{CounterDelta, CounterUpdate},
-    model::{Batch, Execution},
+    model::{
+        Batch, Execution,
+        time::{DAY_MS, MINUTE_MS},
+    },
 };
 
 /// Hot counters cover the last two days; older events only reach SQLite.
-const COUNTER_HORIZON_MS: i64 = 2 * 86_400_000;
+const COUNTER_HORIZON_MS: i64 = 2 * DAY_MS;
 
 /// Counter increments of the executions among `batches` that commit
 /// `commit` stored (`stored[b][i]`: event `i` of batch `b` was stored now).
@@ -43,7 +46,7 @@ fn add<'e>(
     deltas: &mut HashMap<(i64, Option<&'e str>, &'e str, &'static str), CounterDelta>,
     e: &'e Execution,
 ) {
-    let minute = e.created_at_ms.div_euclid(60_000);
+    let minute = e.created_at_ms.div_euclid(MINUTE_MS);
     let key = e.key.as_ref().map(|k| k.prefix());
     let delta = deltas
         .entry((minute, key, &e.language, e.status.as_str()))

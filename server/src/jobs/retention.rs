@@ -15,15 +15,39 @@ use std::{
 
 use anyhow::Context;
 use flate2::{Compression, write::GzEncoder};
+use tokio::{sync::watch, task::JoinHandle};
 
-use crate::storage::{Storage, retention::RawTable};
+use crate::{
+    model::time::DAY_MS,
+    storage::{Storage, retention::RawTable},
+};
 
 const PAGE: i64 = 2_000;
 const DELETE_BATCH: i64 = 1_000;
 const ROLLUP_BUCKETS_PER_BATCH: i64 = 24;
 /// Pause between delete batches, so queued ingest commits get the write lock.
 const BREATHE: Duration = Duration::from_millis(2);
-const DAY_MS: i64 = 86_400_000;
+
+/// Runs retention every `period` until `stop`.
+pub fn start(
+    storage: Storage,
+    policy: Policy,
+    period: Duration,
+    stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = super::every(period, stop);
+        while ticks.tick().await {
+            match run_once(&storage, &policy, crate::clock::now_ms()).await {
+                Ok(report) if report.is_empty() => tracing::debug!("Retention: nothing expired."),
+                Ok(report) => tracing::info!(?report, "Retention run finished."),
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "Retention run failed.")
+                }
+            }
+        }
+    })
+}
 
 #[derive(Clone, Debug)]
 pub struct Policy {

@@ -7,6 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::time::format_ms;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     /// Dotted path of the field (`status`), empty when the event as a whole is wrong.
@@ -175,12 +177,6 @@ pub(crate) fn timestamp(
         ));
     }
     Ok(ms)
-}
-
-pub fn format_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| ms.to_string())
 }
 
 /// Events without an id get a random one, so they are stored but cannot be

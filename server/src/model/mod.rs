@@ -10,11 +10,12 @@ mod granularity;
 mod key;
 mod pool;
 mod request;
+pub mod time;
 
 pub use batch::Batch;
 pub use codes::Coded;
 pub use execution::{ContainerSource, ExecStatus, Execution, ExecutionInput};
-pub use fields::{FieldError, Limits, TimestampInput, format_ms};
+pub use fields::{FieldError, Limits, TimestampInput};
 pub use granularity::Granularity;
 pub use key::{KeyHash, MAX_TENANT, tenant};
 pub use pool::{PoolEvent, PoolInput, PoolKind};

@@ -8,11 +8,14 @@ use rustc_hash::FxHashMap;
 
 use super::{
     Context, QueryError,
-    plan::{self, DAY_MS, Horizon, Piece, Source, ceil_to},
+    plan::{self, Horizon, Piece, Source, ceil_to},
 };
 use crate::{
     histogram::Histogram,
-    model::Granularity,
+    model::{
+        Granularity,
+        time::{DAY_MS, MINUTE_MS},
+    },
     storage::{
         facts::{Dim, DimValues, Fact, MAX_DIMS, Measure, Merge, Values},
         raw_read::RawRead,
@@ -139,7 +142,7 @@ pub async fn aggregate<F: Fact>(
             fact,
             from_ms: piece.from_ms,
             to_ms: piece.to_ms,
-            bucket_ms: spans_intervals(piece, ask.bounds).then_some(60_000),
+            bucket_ms: spans_intervals(piece, ask.bounds).then_some(MINUTE_MS),
             dims: ask.group_by,
             filters: ask.filters,
             hist: ask.hist,

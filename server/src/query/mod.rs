@@ -19,7 +19,10 @@ pub use views::{
     top_languages,
 };
 
-use crate::storage::{Storage, facts::Dim, rollup_read::DimFilter};
+use crate::{
+    model::time::DAY_MS,
+    storage::{Storage, facts::Dim, rollup_read::DimFilter},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -44,12 +47,11 @@ impl Source {
     /// A context as of now.
     pub fn context(&self) -> Context {
         let now_ms = crate::clock::now_ms();
-        let day_ms = 86_400_000;
         Context {
             storage: self.storage.clone(),
             now_ms,
-            detail_oldest_ms: now_ms - i64::from(self.execution_retention_days) * day_ms,
-            daily_oldest_ms: now_ms - i64::from(self.daily_retention_days) * day_ms,
+            detail_oldest_ms: now_ms - i64::from(self.execution_retention_days) * DAY_MS,
+            daily_oldest_ms: now_ms - i64::from(self.daily_retention_days) * DAY_MS,
         }
     }
 }

@@ -8,9 +8,8 @@ use chrono_tz::Tz;
 use app::types::MetricsQuery;
 
 pub use crate::model::Granularity;
+use crate::model::time::{DAY_MS, HOUR_MS, format_ms};
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
 const MAX_LIST: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +79,27 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Every key and language over `[from_ms, to_ms)`, in UTC: what Tally's
+    /// own checks (health, alerts) read.
+    pub fn between(from_ms: i64, to_ms: i64) -> Self {
+        let range = TimeRange {
+            from_ms,
+            to_ms,
+            period: "custom".to_owned(),
+        };
+        Self {
+            granularity: auto_granularity(&range),
+            range,
+            keys: None,
+            tenants: None,
+            languages: None,
+            tz: Tz::UTC,
+            compare: false,
+            stack_by_api_key: false,
+            limit: 5,
+        }
+    }
+
     /// The same filter over the preceding period.
     pub fn previous(&self) -> Self {
         Self {
@@ -165,8 +185,8 @@ pub fn parse(query: &MetricsQuery, bounds: Bounds) -> Result<Filter, ParamError>
             },
             format!(
                 "the range starts {}, before the oldest data kept ({}; METRICS_DAILY_RETENTION_DAYS)",
-                format_date(range.from_ms),
-                format_date(bounds.oldest_ms)
+                format_ms(range.from_ms),
+                format_ms(bounds.oldest_ms)
             ),
         ));
     }
@@ -307,12 +327,6 @@ pub fn local_midnight_ms(date: NaiveDate, tz: Tz) -> i64 {
     }
     Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
         .timestamp_millis()
-}
-
-pub fn format_date(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 /// An instant as RFC 3339 in `tz`.

@@ -15,12 +15,9 @@
 //! raw rows, such as executions mapped from OTLP metrics).
 
 use crate::{
-    model::Granularity,
+    model::{Granularity, time::DAY_MS},
     storage::facts::{Dim, FactDecl, RollupDecl},
 };
-
-pub const HOUR_MS: i64 = 3_600_000;
-pub const DAY_MS: i64 = 24 * HOUR_MS;
 
 pub fn floor_to(ms: i64, unit: i64) -> i64 {
     ms.div_euclid(unit) * unit
@@ -150,6 +147,7 @@ fn piece(source: Source, from_ms: i64, to_ms: i64) -> Piece {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::time::HOUR_MS;
 
     const T: i64 = 1_795_000_000_000; // a Unix ms not on any boundary
     const ALL: [Granularity; 3] = [

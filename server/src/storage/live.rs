@@ -11,7 +11,7 @@ use super::{
     },
     raw_write::first_id,
 };
-use crate::model::{Coded, ExecStatus, Granularity};
+use crate::model::{Coded, ExecStatus, Granularity, time::MINUTE_MS};
 
 /// Executions of one minute or hour by key, language and status.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +65,7 @@ impl Storage {
         );
         let mut minutes = Vec::new();
         let mut rows = sqlx::query(sqlx::AssertSqlSafe(minutes_sql))
-            .bind(first_id(first_minute * 60_000))
+            .bind(first_id(first_minute * MINUTE_MS))
             .fetch(&mut *tx);
         while let Some(r) = rows.try_next().await? {
             let status = ExecStatus::from_code(r.try_get("status")?).unwrap_or(ExecStatus::Error);

@@ -5,12 +5,13 @@ use chrono::{Datelike, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::{
+    model::time::{HOUR_MS, MINUTE_MS},
     query::{
         Context, QueryError,
         aggregate::{Ask, aggregate},
         count,
         params::{Filter, format_in},
-        plan::{HOUR_MS, ceil_to, floor_to},
+        plan::{ceil_to, floor_to},
     },
     storage::facts::{Executions, Fact, executions::EXECUTIONS},
 };
@@ -25,7 +26,7 @@ pub const WEEKDAYS: [&str; 7] = [
     "Sunday",
 ];
 
-const QUARTER_MS: i64 = 15 * 60_000;
+const QUARTER_MS: i64 = 15 * MINUTE_MS;
 
 pub async fn heatmap(ctx: &Context, filter: &Filter) -> Result<Heatmap, QueryError> {
     let matrix = heatmap_of(ctx, filter).await?;

@@ -6,13 +6,14 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::{
+    model::time::HOUR_MS,
     query::{
         Context, QueryError,
         aggregate::{Ask, aggregate},
         count,
         params::{Filter, Granularity, format_in, local_midnight_ms},
         percent,
-        plan::{HOUR_MS, floor_to},
+        plan::floor_to,
         ratio, round3,
     },
     storage::facts::{Executions, Fact, executions::*},
