@@ -11,11 +11,9 @@ use axum::{
     Json,
     extract::{Query, State},
     http::HeaderMap,
-    routing::get,
 };
 use serde::Deserialize;
 
-use super::auth;
 use super::{
     error::ApiError,
     routes::{Access, Routes},
@@ -24,31 +22,13 @@ use crate::state::AppState;
 
 pub fn routes(routes: Routes) -> Routes {
     routes
-        .route(
-            "/api/v1/admin/alerts/rules",
-            &["GET", "PUT"],
-            Access::Admin,
-            get(rules).put(save_rules),
-        )
-        .route(
-            "/api/v1/admin/alerts/test",
-            &["POST"],
-            Access::Admin,
-            axum::routing::post(test_webhooks),
-        )
-        .route(
-            "/api/v1/admin/alerts/history",
-            &["GET"],
-            Access::Admin,
-            get(history),
-        )
+        .get("/api/v1/admin/alerts/rules", Access::Admin, rules)
+        .put("/api/v1/admin/alerts/rules", Access::Admin, save_rules)
+        .post("/api/v1/admin/alerts/test", Access::Admin, test_webhooks)
+        .get("/api/v1/admin/alerts/history", Access::Admin, history)
 }
 
-async fn rules(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<AlertRulesDoc>, ApiError> {
-    auth::require_admin(&state, &headers)?;
+async fn rules(State(state): State<AppState>) -> Result<Json<AlertRulesDoc>, ApiError> {
     Ok(Json(state.alert_rules().await?))
 }
 
@@ -60,7 +40,6 @@ async fn save_rules(
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<AlertRulesDoc>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     let base = headers
         .get(axum::http::header::IF_MATCH)
         .map(|v| {
@@ -75,9 +54,7 @@ async fn save_rules(
 /// Sends a test message to every webhook target now.
 async fn test_webhooks(
     State(state): State<AppState>,
-    headers: HeaderMap,
 ) -> Result<Json<Vec<app::types::WebhookTest>>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     Ok(Json(state.test_webhooks().await?))
 }
 
@@ -88,10 +65,8 @@ struct HistoryParams {
 
 async fn history(
     State(state): State<AppState>,
-    headers: HeaderMap,
     params: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<AlertIncident>>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(Json(state.alert_history(params.limit.unwrap_or(50)).await?))
 }

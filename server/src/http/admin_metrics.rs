@@ -5,15 +5,13 @@
 use axum::{
     Json,
     extract::{Query, State, rejection::QueryRejection},
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use serde::{Deserialize, Serialize};
 
 use app::types::MetricsQuery;
 
-use super::auth;
 use super::{
     error::ApiError,
     routes::{Access, Routes},
@@ -24,24 +22,21 @@ use crate::{
     state::AppState,
 };
 
-pub fn routes(mut routes: Routes) -> Routes {
-    for (path, handler) in [
-        ("/api/v1/admin/metrics/summary", get(summary)),
-        ("/api/v1/admin/metrics/languages", get(languages)),
-        ("/api/v1/admin/metrics/time-series", get(time_series)),
-        ("/api/v1/admin/metrics/heatmap", get(heatmap)),
-        ("/api/v1/admin/metrics/api-keys", get(api_keys)),
-        ("/api/v1/admin/metrics/top-languages", get(top_languages)),
-        ("/api/v1/admin/metrics/requests", get(requests)),
-        ("/api/v1/admin/metrics/pool", get(pool)),
-        ("/api/v1/admin/metrics/by-language", get(by_language)),
-        ("/api/v1/admin/metrics/prometheus", get(prometheus_export)),
-        ("/api/v1/admin/health", get(health)),
-        ("/api/v1/admin/system", get(system)),
-    ] {
-        routes = routes.route(path, &["GET"], Access::Admin, handler);
-    }
+pub fn routes(routes: Routes) -> Routes {
+    let admin = Access::Admin;
     routes
+        .get("/api/v1/admin/metrics/summary", admin, summary)
+        .get("/api/v1/admin/metrics/languages", admin, languages)
+        .get("/api/v1/admin/metrics/time-series", admin, time_series)
+        .get("/api/v1/admin/metrics/heatmap", admin, heatmap)
+        .get("/api/v1/admin/metrics/api-keys", admin, api_keys)
+        .get("/api/v1/admin/metrics/top-languages", admin, top_languages)
+        .get("/api/v1/admin/metrics/requests", admin, requests)
+        .get("/api/v1/admin/metrics/pool", admin, pool)
+        .get("/api/v1/admin/metrics/by-language", admin, by_language)
+        .get("/api/v1/admin/metrics/prometheus", admin, prometheus_export)
+        .get("/api/v1/admin/health", admin, health)
+        .get("/api/v1/admin/system", admin, system)
 }
 
 /// `format` parameter of the admin views.
@@ -81,14 +76,12 @@ impl From<QueryError> for ApiError {
     }
 }
 
-/// Checks the key and the parameters of a view request.
+/// Checks the parameters of a view request.
 fn prepare(
     state: &AppState,
-    headers: &HeaderMap,
     query: Result<Query<MetricsQuery>, QueryRejection>,
     format: &FormatParam,
 ) -> Result<(query::Context, Filter, Format), ApiError> {
-    auth::require_admin(state, headers)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let format = Format::parse(format)?;
     let context = state.query_context();
@@ -129,11 +122,10 @@ macro_rules! view_handler {
     ($name:ident, $query:path, $file:literal) => {
         async fn $name(
             State(state): State<AppState>,
-            headers: HeaderMap,
             Query(format): Query<FormatParam>,
             query: Result<Query<MetricsQuery>, QueryRejection>,
         ) -> Result<Response, ApiError> {
-            let (context, filter, format) = prepare(&state, &headers, query, &format)?;
+            let (context, filter, format) = prepare(&state, query, &format)?;
             let started = std::time::Instant::now();
             let view = $query(&context, &filter).await?;
             state
@@ -155,11 +147,7 @@ view_handler!(requests, query::requests, "requests");
 view_handler!(pool, query::pool, "pool");
 view_handler!(by_language, query::language_stats, "by-language");
 
-async fn prometheus_export(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    auth::require_admin(&state, &headers)?;
+async fn prometheus_export(State(state): State<AppState>) -> Result<Response, ApiError> {
     prometheus_response(&state).await
 }
 
@@ -173,11 +161,7 @@ struct HealthResponse {
     system: Option<crate::system::SystemSample>,
 }
 
-async fn health(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<HealthResponse>, ApiError> {
-    auth::require_admin(&state, &headers)?;
+async fn health(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
     let health = state.health().await?;
     let system = state
         .system
@@ -195,10 +179,8 @@ struct RangeParam {
 /// `GET /api/v1/admin/system?range=1h|6h|24h|7d`: the host's metrics.
 async fn system(
     State(state): State<AppState>,
-    headers: HeaderMap,
     params: Result<Query<RangeParam>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<app::types::SystemView>, ApiError> {
-    auth::require_admin(&state, &headers)?;
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let range = params.range.unwrap_or_else(|| "1h".to_owned());
     Ok(Json(app::backend::Backend::system(&state, &range).await?))

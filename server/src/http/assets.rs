@@ -15,18 +15,14 @@ use axum::{
 };
 use tower_http::services::{ServeDir, ServeFile};
 
-use super::routes::{Access, Routes};
+use super::routes::Routes;
 use crate::state::AppState;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
 pub fn routes(routes: Routes, dist: &Path) -> Routes {
-    routes.merge(
-        &["/monitoring", "/monitoring/{*path}"],
-        Access::Public,
-        router(dist),
-    )
+    routes.merge_public(&["/monitoring", "/monitoring/{*path}"], router(dist))
 }
 
 fn router(dist: &Path) -> Router<AppState> {

@@ -1,6 +1,6 @@
 //! Liveness and readiness probes.
 
-use axum::{Json, extract::State, routing::get};
+use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
 use super::{
@@ -11,8 +11,8 @@ use crate::{ingest::writer::WriteError, state::AppState};
 
 pub fn routes(routes: Routes) -> Routes {
     routes
-        .route("/healthz", &["GET"], Access::Public, get(healthz))
-        .route("/readyz", &["GET"], Access::Public, get(readyz))
+        .get("/healthz", Access::Public, healthz)
+        .get("/readyz", Access::Public, readyz)
 }
 
 /// The process is up and serving HTTP.

@@ -10,19 +10,19 @@ use axum::{
     Json,
     body::Bytes,
     extract::{DefaultBodyLimit, State, rejection::BytesRejection},
+    handler::Handler,
     http::HeaderMap,
-    routing::post,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    auth,
     error::ApiError,
     ingest_body::{self as body, BodyFormat},
     routes::{Access, Routes},
 };
 use crate::{
     clock,
+    model::time::DAY_MS,
     model::{
         ApiRequest, Batch, Execution, ExecutionInput, FieldError, Limits, PoolEvent, PoolInput,
         RequestInput,
@@ -109,23 +109,20 @@ impl EventKind for Pool {
 pub fn routes(routes: Routes, max_body_bytes: usize) -> Routes {
     let limit = || DefaultBodyLimit::max(max_body_bytes);
     routes
-        .route(
+        .post(
             "/api/v1/events/executions",
-            &["POST"],
             Access::Ingest,
-            post(ingest::<Executions>).layer(limit()),
+            ingest::<Executions>.layer(limit()),
         )
-        .route(
+        .post(
             "/api/v1/events/requests",
-            &["POST"],
             Access::Ingest,
-            post(ingest::<Requests>).layer(limit()),
+            ingest::<Requests>.layer(limit()),
         )
-        .route(
+        .post(
             "/api/v1/events/pool",
-            &["POST"],
             Access::Ingest,
-            post(ingest::<Pool>).layer(limit()),
+            ingest::<Pool>.layer(limit()),
         )
 }
 
@@ -143,7 +140,6 @@ async fn ingest<K: EventKind>(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestResponse>, ApiError> {
-    auth::require_ingest_key(&state, &headers)?;
     let format = BodyFormat::from_headers(&headers)?;
     let body = body.map_err(|rejection| match rejection {
         BytesRejection::FailedToBufferBody(_)
@@ -161,7 +157,7 @@ async fn ingest<K: EventKind>(
     let now_ms = clock::now_ms();
     let limits = Limits {
         now_ms,
-        oldest_ms: now_ms - i64::from(config.metrics_execution_retention_days) * 86_400_000,
+        oldest_ms: now_ms - i64::from(config.metrics_execution_retention_days) * DAY_MS,
         newest_ms: now_ms + i64::from(config.max_clock_skew_seconds) * 1000,
     };
     let max_events = config.max_batch_events;

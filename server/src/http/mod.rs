@@ -18,7 +18,7 @@ pub mod routes;
 mod security;
 mod server_fns;
 
-use axum::{Router, response::Redirect, routing::get};
+use axum::{Router, response::Redirect};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
 use crate::{config::Config, state::AppState};
@@ -26,12 +26,9 @@ use routes::{Access, RouteInfo, Routes};
 
 /// Every route of the application.
 fn all_routes(config: &Config) -> Routes {
-    let mut routes = Routes::new().route(
-        "/",
-        &["GET"],
-        Access::Public,
-        get(|| async { Redirect::temporary("/monitoring") }),
-    );
+    let mut routes = Routes::new().get("/", Access::Public, || async {
+        Redirect::temporary("/monitoring")
+    });
     routes = health::routes(routes);
     routes = ingest::routes(routes, config.max_body_bytes);
     routes = otlp::routes(routes, config.max_body_bytes);
@@ -47,14 +44,14 @@ fn all_routes(config: &Config) -> Routes {
 
 /// The route table: path, method and access of every route.
 pub fn route_table(config: &Config) -> Vec<RouteInfo> {
-    all_routes(config).table
+    all_routes(config).table()
 }
 
 pub fn router(state: AppState) -> Router {
     let security = security::headers(&state.config.assets_dir);
     let metrics = std::sync::Arc::clone(&state.self_metrics);
     all_routes(&state.config)
-        .router
+        .into_router(&state)
         .layer(axum::middleware::from_fn(move |request, next| {
             count_request(std::sync::Arc::clone(&metrics), request, next)
         }))
@@ -93,4 +90,39 @@ async fn count_request(
         1,
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// Every route's access is declared with it; this holds the
+    /// declarations to the API's layout, so a new admin or ingest route
+    /// declared open fails here.
+    #[test]
+    fn each_route_declares_the_access_its_path_calls_for() {
+        let table = route_table(&Config::parse_from(["tally"]));
+        let server_fns = app::api::SERVER_FN_PREFIX;
+        for route in &table {
+            let path = route.path.as_str();
+            let expected = if path.starts_with("/api/v1/admin/") {
+                Access::Admin
+            } else if path.starts_with("/api/v1/events/") || path == "/v1/metrics" {
+                Access::Ingest
+            } else if path.starts_with("/metrics/by-api-key/") {
+                Access::PublicPerKey
+            } else if path == "/metrics" || path.starts_with("/metrics/") {
+                Access::PublicAggregate
+            } else if path.starts_with(server_fns) {
+                Access::ServerFunctions
+            } else {
+                Access::Public
+            };
+            assert_eq!(route.access, expected, "{} {path}", route.method);
+        }
+        let admin = table.iter().filter(|r| r.access == Access::Admin).count();
+        assert!(admin >= 20, "{admin} admin routes in {table:?}");
+    }
 }

@@ -9,9 +9,9 @@ use std::{collections::BTreeMap, io::Read};
 use axum::{
     body::Bytes,
     extract::{State, rejection::BytesRejection},
+    handler::Handler,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
 };
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,
@@ -20,7 +20,6 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 
-use super::auth;
 use crate::{
     clock,
     http::{
@@ -42,11 +41,10 @@ const MAX_ATTRIBUTE_VALUE: usize = 256;
 const CUMULATIVE: i32 = 2;
 
 pub fn routes(routes: Routes, max_body_bytes: usize) -> Routes {
-    routes.route(
+    routes.post(
         "/v1/metrics",
-        &["POST"],
         Access::Ingest,
-        post(receive).layer(axum::extract::DefaultBodyLimit::max(max_body_bytes)),
+        receive.layer(axum::extract::DefaultBodyLimit::max(max_body_bytes)),
     )
 }
 
@@ -61,7 +59,6 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    auth::require_ingest_key(&state, &headers)?;
     let body =
         body.map_err(|e| ApiError::PayloadTooLarge(format!("could not read the body: {e}")))?;
     let encoding = match headers

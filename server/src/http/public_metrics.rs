@@ -14,21 +14,18 @@ use axum::{
     extract::{Path, Query, State, rejection::QueryRejection},
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use app::types::MetricsQuery;
 
-use super::auth;
 use super::{
     admin_metrics::prometheus_response,
     error::ApiError,
     routes::{Access, Routes},
 };
 use crate::{
-    config::PublicMetrics,
     query::{self, QueryError, params::Filter},
     state::AppState,
 };
@@ -36,43 +33,23 @@ use crate::{
 pub fn routes(routes: Routes) -> Routes {
     let aggregate = Access::PublicAggregate;
     routes
-        .route("/metrics", &["GET"], aggregate, get(overview))
-        .route("/metrics/execution", &["GET"], aggregate, get(execution))
-        .route("/metrics/api", &["GET"], aggregate, get(api))
-        .route("/metrics/detailed", &["GET"], aggregate, get(detailed))
-        .route(
-            "/metrics/by-language",
-            &["GET"],
-            aggregate,
-            get(by_language),
-        )
-        .route(
+        .get("/metrics", aggregate, overview)
+        .get("/metrics/execution", aggregate, execution)
+        .get("/metrics/api", aggregate, api)
+        .get("/metrics/detailed", aggregate, detailed)
+        .get("/metrics/by-language", aggregate, by_language)
+        .get(
             "/metrics/by-api-key/{key}",
-            &["GET"],
             Access::PublicPerKey,
-            get(by_api_key),
+            by_api_key,
         )
-        .route("/metrics/pool", &["GET"], aggregate, get(pool))
+        .get("/metrics/pool", aggregate, pool)
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct PublicParams {
     hours: Option<u32>,
     format: Option<String>,
-}
-
-/// Who may read: `per_key` views need more than aggregate ones.
-fn authorize(state: &AppState, headers: &HeaderMap, per_key: bool) -> Result<(), ApiError> {
-    let open = match state.config.public_metrics {
-        PublicMetrics::All => true,
-        PublicMetrics::Aggregate => !per_key,
-        PublicMetrics::Closed => false,
-    };
-    if open {
-        Ok(())
-    } else {
-        auth::require_admin(state, headers)
-    }
 }
 
 /// The context and a filter over the last `hours` (plus an optional key).
@@ -91,10 +68,10 @@ fn prepare(
     let context = state.query_context();
     let end = context.now_ms;
     let query = MetricsQuery {
-        start_date: Some(query::params::format_date(
-            end - i64::from(hours) * 3_600_000,
+        start_date: Some(crate::model::time::format_ms(
+            end - i64::from(hours) * crate::model::time::HOUR_MS,
         )),
-        end_date: Some(query::params::format_date(end)),
+        end_date: Some(crate::model::time::format_ms(end)),
         api_key_hash: key,
         ..MetricsQuery::default()
     };
@@ -107,7 +84,6 @@ async fn overview(
     headers: HeaderMap,
     params: Result<Query<PublicParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, false)?;
     let (context, filter, params) = prepare(&state, params, None)?;
     if wants_prometheus(&headers, params.format.as_deref())? {
         return prometheus_response(&state).await;
@@ -150,30 +126,24 @@ fn wants_prometheus(headers: &HeaderMap, format: Option<&str>) -> Result<bool, A
 
 async fn execution(
     State(state): State<AppState>,
-    headers: HeaderMap,
     params: Result<Query<PublicParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, false)?;
     let (context, filter, _) = prepare(&state, params, None)?;
     Ok(Json(json!(query::summary(&context, &filter).await?)))
 }
 
 async fn api(
     State(state): State<AppState>,
-    headers: HeaderMap,
     params: Result<Query<PublicParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, false)?;
     let (context, filter, _) = prepare(&state, params, None)?;
     Ok(Json(json!(query::requests(&context, &filter).await?)))
 }
 
 async fn detailed(
     State(state): State<AppState>,
-    headers: HeaderMap,
     params: Result<Query<PublicParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, false)?;
     let (context, filter, _) = prepare(&state, params, None)?;
     Ok(Json(json!({
         "summary": query::summary(&context, &filter).await?,
@@ -183,10 +153,8 @@ async fn detailed(
 
 async fn by_language(
     State(state): State<AppState>,
-    headers: HeaderMap,
     params: Result<Query<PublicParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, false)?;
     let (context, filter, _) = prepare(&state, params, None)?;
     Ok(Json(
         json!({ "languages": query::language_stats(&context, &filter).await? }),
@@ -195,11 +163,9 @@ async fn by_language(
 
 async fn by_api_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(key): Path<String>,
     params: Result<Query<PublicParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, true)?;
     let prefix = query::params::key_prefix(&key)
         .map_err(|m| ApiError::BadRequest(format!("key: `{key}` {m}")))?;
     let (context, filter, _) = prepare(&state, params, Some(prefix.clone()))?;
@@ -218,10 +184,8 @@ async fn by_api_key(
 
 async fn pool(
     State(state): State<AppState>,
-    headers: HeaderMap,
     params: Result<Query<PublicParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers, false)?;
     let (context, filter, _) = prepare(&state, params, None)?;
     Ok(Json(json!(query::pool(&context, &filter).await?)))
 }

@@ -1,10 +1,20 @@
 //! The route table: every route is added through [`Routes`], which records
-//! its path, methods and who may call it while building the axum router. The
-//! table is what the security tests walk, so it cannot drift from the router.
+//! its path, method and who may call it, and installs the guard for that
+//! [`Access`] when it builds the axum router. A route cannot be added
+//! without its access, and the table the security tests walk is the one the
+//! router is built from.
 
-use axum::{Router, routing::MethodRouter};
+use axum::{
+    Router,
+    extract::{Request, State},
+    handler::Handler,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{MethodFilter, MethodRouter, on},
+};
 use serde::Serialize;
 
+use super::auth;
 use crate::state::AppState;
 
 /// Who may call a route.
@@ -32,52 +42,124 @@ pub struct RouteInfo {
     pub access: Access,
 }
 
+struct Entry {
+    info: RouteInfo,
+    service: MethodRouter<AppState>,
+}
+
+#[derive(Default)]
 pub struct Routes {
-    pub(super) router: Router<AppState>,
-    pub(super) table: Vec<RouteInfo>,
+    entries: Vec<Entry>,
+    /// Routers added whole (static files), with the paths they serve.
+    merged: Vec<(Vec<RouteInfo>, Router<AppState>)>,
 }
 
 impl Routes {
     pub fn new() -> Self {
-        Self {
-            router: Router::new(),
-            table: Vec::new(),
-        }
+        Self::default()
     }
 
-    /// Adds `service` at `path` for `methods`.
-    pub fn route(
+    pub fn get<H, T>(self, path: &str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(path, ("GET", MethodFilter::GET), access, handler)
+    }
+
+    pub fn post<H, T>(self, path: &str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(path, ("POST", MethodFilter::POST), access, handler)
+    }
+
+    pub fn put<H, T>(self, path: &str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(path, ("PUT", MethodFilter::PUT), access, handler)
+    }
+
+    fn add<H, T>(
         mut self,
         path: &str,
-        methods: &[&'static str],
+        (method, filter): (&'static str, MethodFilter),
         access: Access,
-        service: MethodRouter<AppState>,
-    ) -> Self {
-        self.router = self.router.route(path, service);
-        self.record(path, methods, access);
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.entries.push(Entry {
+            info: RouteInfo {
+                method,
+                path: path.to_owned(),
+                access,
+            },
+            service: on(filter, handler),
+        });
         self
     }
 
-    /// Adds an already built router (static files) and records its paths.
-    pub fn merge(mut self, paths: &[&str], access: Access, router: Router<AppState>) -> Self {
-        self.router = self.router.merge(router);
-        for path in paths {
-            self.record(path, &["GET"], access);
+    /// Adds an already built router of public pages (static files) and
+    /// records the paths it serves.
+    pub fn merge_public(mut self, paths: &[&str], router: Router<AppState>) -> Self {
+        let infos = paths
+            .iter()
+            .map(|path| RouteInfo {
+                method: "GET",
+                path: (*path).to_owned(),
+                access: Access::Public,
+            })
+            .collect();
+        self.merged.push((infos, router));
+        self
+    }
+
+    /// Path, method and access of every route.
+    pub fn table(&self) -> Vec<RouteInfo> {
+        self.entries
+            .iter()
+            .map(|e| e.info.clone())
+            .chain(
+                self.merged
+                    .iter()
+                    .flat_map(|(infos, _)| infos.iter().cloned()),
+            )
+            .collect()
+    }
+
+    /// The router, each route behind the guard of its access.
+    pub fn into_router(self, state: &AppState) -> Router<AppState> {
+        let mut router = Router::new();
+        for Entry { info, service } in self.entries {
+            let service = match info.access {
+                // Server functions check their caller themselves.
+                Access::Public | Access::ServerFunctions => service,
+                access => service.route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    move |State(state): State<AppState>, request: Request, next: Next| {
+                        guard(access, state, request, next)
+                    },
+                )),
+            };
+            router = router.route(&info.path, service);
         }
-        self
-    }
-
-    fn record(&mut self, path: &str, methods: &[&'static str], access: Access) {
-        self.table.extend(methods.iter().map(|method| RouteInfo {
-            method,
-            path: path.to_owned(),
-            access,
-        }));
+        for (_, merged) in self.merged {
+            router = router.merge(merged);
+        }
+        router
     }
 }
 
-impl Default for Routes {
-    fn default() -> Self {
-        Self::new()
+/// Lets the request through if `access` admits its caller; 401 otherwise.
+async fn guard(access: Access, state: AppState, request: Request, next: Next) -> Response {
+    match auth::admits(&state, request.headers(), access) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
     }
 }

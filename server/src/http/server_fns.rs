@@ -11,7 +11,6 @@ use axum::{
     body::Body,
     extract::{Request, State},
     response::IntoResponse,
-    routing::post,
 };
 use leptos::prelude::provide_context;
 
@@ -20,18 +19,15 @@ use crate::state::AppState;
 
 pub fn routes(routes: Routes) -> Routes {
     let path = format!("{}/{{*fn_name}}", app::api::SERVER_FN_PREFIX);
-    routes.route(
-        &path,
-        &["GET", "POST"],
-        Access::ServerFunctions,
-        post(handle).get(handle),
-    )
+    routes
+        .get(&path, Access::ServerFunctions, handle)
+        .post(&path, Access::ServerFunctions, handle)
 }
 
 async fn handle(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
     let headers = request.headers();
     let caller = Caller {
-        is_admin: super::auth::require_admin(&state, headers).is_ok(),
+        is_admin: super::auth::is_admin(&state, headers),
     };
     let info = RequestInfo {
         session_token: crate::sessions::token_from_cookies(
