@@ -208,8 +208,9 @@ pub struct Config {
 
     /// When a commit is durable: `full` (the default) syncs every commit to
     /// disk, so an acknowledged event survives a power loss; `normal` syncs
-    /// at checkpoints only: it survives a crash of Tally, not of the machine,
-    /// and single-event requests run several times faster.
+    /// at checkpoints only: it survives a crash of Tally, not of the machine.
+    /// The group commit already shares one sync among every request waiting,
+    /// so the gain is modest (single-event requests ~1.3× in BENCHMARKS.md).
     #[arg(long, env = "TALLY_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"])]
     pub sqlite_synchronous: String,
 
