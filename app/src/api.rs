@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
 use crate::types::{
     AlertIncident, AlertRulesDoc, ApiKeyUsage, CustomMetric, CustomSeries, HealthReport, Heatmap,
     Languages, LiveCounters, MetricsQuery, PoolStats, RequestStats, ServerStatus, Summary,
@@ -14,29 +15,18 @@ use crate::types::{
 pub const SERVER_FN_PREFIX: &str = "/api/fn";
 
 #[cfg(feature = "ssr")]
-fn backend() -> Result<crate::backend::SharedBackend, ServerFnError> {
-    use_context::<crate::backend::SharedBackend>()
-        .ok_or_else(|| ServerFnError::new("server misconfigured: no backend in context"))
+fn backend() -> Result<crate::backend::SharedBackend, AppError> {
+    use_context::<crate::backend::SharedBackend>().ok_or(AppError::Internal)
 }
 
-/// The backend, for admin callers only; others get a 401.
+/// The backend, for admin callers only; others are `Unauthenticated`.
 #[cfg(feature = "ssr")]
-fn admin_backend() -> Result<crate::backend::SharedBackend, ServerFnError> {
+fn admin_backend() -> Result<crate::backend::SharedBackend, AppError> {
     let caller = use_context::<crate::backend::Caller>().unwrap_or_default();
     if !caller.is_admin {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::UNAUTHORIZED);
-        }
-        return Err(ServerFnError::new(
-            crate::backend::BackendError::Unauthorized.to_string(),
-        ));
+        return Err(AppError::Unauthenticated);
     }
     backend()
-}
-
-#[cfg(feature = "ssr")]
-fn to_server_error(error: crate::backend::BackendError) -> ServerFnError {
-    ServerFnError::new(error.to_string())
 }
 
 #[cfg(feature = "ssr")]
@@ -57,34 +47,15 @@ fn request_info() -> crate::backend::RequestInfo {
 /// Logs in with the master key: sets the HttpOnly session cookie. Wrong
 /// keys get a 401, and a client that keeps trying a 429.
 #[server(prefix = "/api/fn")]
-pub async fn login(key: String) -> Result<(), ServerFnError> {
-    use crate::backend::BackendError;
-    match backend()?.login(&key, &request_info()).await {
-        Ok(cookie) => {
-            set_cookie(&cookie);
-            Ok(())
-        }
-        Err(error) => {
-            let status = match error {
-                BackendError::TooManyAttempts(_) => http::StatusCode::TOO_MANY_REQUESTS,
-                BackendError::Unauthorized => http::StatusCode::UNAUTHORIZED,
-                _ => http::StatusCode::BAD_REQUEST,
-            };
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(status);
-            }
-            let message = match error {
-                BackendError::Unauthorized => "wrong master key".to_owned(),
-                other => other.to_string(),
-            };
-            Err(ServerFnError::new(message))
-        }
-    }
+pub async fn login(key: String) -> Result<(), AppError> {
+    let cookie = backend()?.login(&key, &request_info()).await?;
+    set_cookie(&cookie);
+    Ok(())
 }
 
 /// Ends the session and clears the cookie.
 #[server(prefix = "/api/fn")]
-pub async fn logout() -> Result<(), ServerFnError> {
+pub async fn logout() -> Result<(), AppError> {
     let cookie = backend()?.logout(&request_info()).await;
     set_cookie(&cookie);
     Ok(())
@@ -92,7 +63,7 @@ pub async fn logout() -> Result<(), ServerFnError> {
 
 /// Whether the caller is logged in (session cookie or master key).
 #[server(prefix = "/api/fn")]
-pub async fn whoami() -> Result<bool, ServerFnError> {
+pub async fn whoami() -> Result<bool, AppError> {
     Ok(use_context::<crate::backend::Caller>()
         .unwrap_or_default()
         .is_admin)
@@ -100,99 +71,69 @@ pub async fn whoami() -> Result<bool, ServerFnError> {
 
 /// Version, uptime and counter backend of the server. Open to anyone.
 #[server(prefix = "/api/fn")]
-pub async fn get_server_status() -> Result<ServerStatus, ServerFnError> {
-    backend()?.status().await.map_err(to_server_error)
+pub async fn get_server_status() -> Result<ServerStatus, AppError> {
+    backend()?.status().await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_summary(query: MetricsQuery) -> Result<Summary, ServerFnError> {
-    admin_backend()?
-        .summary(&query)
-        .await
-        .map_err(to_server_error)
+pub async fn get_summary(query: MetricsQuery) -> Result<Summary, AppError> {
+    admin_backend()?.summary(&query).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_languages(query: MetricsQuery) -> Result<Languages, ServerFnError> {
-    admin_backend()?
-        .languages(&query)
-        .await
-        .map_err(to_server_error)
+pub async fn get_languages(query: MetricsQuery) -> Result<Languages, AppError> {
+    admin_backend()?.languages(&query).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_time_series(query: MetricsQuery) -> Result<TimeSeries, ServerFnError> {
-    admin_backend()?
-        .time_series(&query)
-        .await
-        .map_err(to_server_error)
+pub async fn get_time_series(query: MetricsQuery) -> Result<TimeSeries, AppError> {
+    admin_backend()?.time_series(&query).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_heatmap(query: MetricsQuery) -> Result<Heatmap, ServerFnError> {
-    admin_backend()?
-        .heatmap(&query)
-        .await
-        .map_err(to_server_error)
+pub async fn get_heatmap(query: MetricsQuery) -> Result<Heatmap, AppError> {
+    admin_backend()?.heatmap(&query).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_api_keys(query: MetricsQuery) -> Result<Vec<ApiKeyUsage>, ServerFnError> {
-    admin_backend()?
-        .api_keys(&query)
-        .await
-        .map_err(to_server_error)
+pub async fn get_api_keys(query: MetricsQuery) -> Result<Vec<ApiKeyUsage>, AppError> {
+    admin_backend()?.api_keys(&query).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_top_languages(query: MetricsQuery) -> Result<TopLanguages, ServerFnError> {
-    admin_backend()?
-        .top_languages(&query)
-        .await
-        .map_err(to_server_error)
+pub async fn get_top_languages(query: MetricsQuery) -> Result<TopLanguages, AppError> {
+    admin_backend()?.top_languages(&query).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_requests(query: MetricsQuery) -> Result<RequestStats, ServerFnError> {
-    admin_backend()?
-        .requests(&query)
-        .await
-        .map_err(to_server_error)
+pub async fn get_requests(query: MetricsQuery) -> Result<RequestStats, AppError> {
+    admin_backend()?.requests(&query).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_pool(query: MetricsQuery) -> Result<PoolStats, ServerFnError> {
-    admin_backend()?.pool(&query).await.map_err(to_server_error)
+pub async fn get_pool(query: MetricsQuery) -> Result<PoolStats, AppError> {
+    admin_backend()?.pool(&query).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_live() -> Result<LiveCounters, ServerFnError> {
-    admin_backend()?.live().await.map_err(to_server_error)
+pub async fn get_live() -> Result<LiveCounters, AppError> {
+    admin_backend()?.live().await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_health() -> Result<HealthReport, ServerFnError> {
-    admin_backend()?
-        .health_report()
-        .await
-        .map_err(to_server_error)
+pub async fn get_health() -> Result<HealthReport, AppError> {
+    admin_backend()?.health_report().await
 }
 
 /// The host's metrics over `range` (`1h`, `6h`, `24h` or `7d`).
 #[server(prefix = "/api/fn")]
-pub async fn get_system(range: String) -> Result<SystemView, ServerFnError> {
-    admin_backend()?
-        .system(&range)
-        .await
-        .map_err(to_server_error)
+pub async fn get_system(range: String) -> Result<SystemView, AppError> {
+    admin_backend()?.system(&range).await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_alert_rules() -> Result<AlertRulesDoc, ServerFnError> {
-    admin_backend()?
-        .alert_rules()
-        .await
-        .map_err(to_server_error)
+pub async fn get_alert_rules() -> Result<AlertRulesDoc, AppError> {
+    admin_backend()?.alert_rules().await
 }
 
 /// Checks and saves the alert rules file (TOML), unless the rules changed
@@ -201,46 +142,35 @@ pub async fn get_alert_rules() -> Result<AlertRulesDoc, ServerFnError> {
 pub async fn save_alert_rules(
     text: String,
     base_version: String,
-) -> Result<AlertRulesDoc, ServerFnError> {
+) -> Result<AlertRulesDoc, AppError> {
     admin_backend()?
         .save_alert_rules(&text, Some(base_version.as_str()).filter(|v| !v.is_empty()))
         .await
-        .map_err(to_server_error)
 }
 
 /// Sends a test message to every webhook target and says how each answered.
 #[server(prefix = "/api/fn")]
-pub async fn test_alert_webhooks() -> Result<Vec<WebhookTest>, ServerFnError> {
-    admin_backend()?
-        .test_webhooks()
-        .await
-        .map_err(to_server_error)
+pub async fn test_alert_webhooks() -> Result<Vec<WebhookTest>, AppError> {
+    admin_backend()?.test_webhooks().await
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_alert_history() -> Result<Vec<AlertIncident>, ServerFnError> {
-    admin_backend()?
-        .alert_history(50)
-        .await
-        .map_err(to_server_error)
+pub async fn get_alert_history() -> Result<Vec<AlertIncident>, AppError> {
+    admin_backend()?.alert_history(50).await
 }
 
 /// Puts an API key into a tenant; an empty `tenant` takes it out of its tenant.
 #[server(prefix = "/api/fn")]
-pub async fn set_key_tenant(key: String, tenant: String) -> Result<String, ServerFnError> {
+pub async fn set_key_tenant(key: String, tenant: String) -> Result<String, AppError> {
     let tenant = tenant.trim();
     admin_backend()?
         .set_key_tenant(&key, (!tenant.is_empty()).then_some(tenant))
         .await
-        .map_err(to_server_error)
 }
 
 #[server(prefix = "/api/fn")]
-pub async fn get_custom_metrics() -> Result<Vec<CustomMetric>, ServerFnError> {
-    admin_backend()?
-        .custom_metrics()
-        .await
-        .map_err(to_server_error)
+pub async fn get_custom_metrics() -> Result<Vec<CustomMetric>, AppError> {
+    admin_backend()?.custom_metrics().await
 }
 
 /// The series of a custom metric; `attributes` are `key:value` filters,
@@ -251,7 +181,7 @@ pub async fn get_custom_series(
     name: String,
     query: MetricsQuery,
     attributes: String,
-) -> Result<Vec<CustomSeries>, ServerFnError> {
+) -> Result<Vec<CustomSeries>, AppError> {
     let attributes: Vec<(String, String)> = attributes
         .split(',')
         .filter_map(|a| a.trim().split_once(':'))
@@ -260,5 +190,4 @@ pub async fn get_custom_series(
     admin_backend()?
         .custom_series(&name, &query, &attributes)
         .await
-        .map_err(to_server_error)
 }

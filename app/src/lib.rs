@@ -13,6 +13,7 @@ pub mod backend;
 mod browser;
 pub mod charts;
 mod components;
+pub mod error;
 pub mod filters;
 mod pages;
 pub mod types;

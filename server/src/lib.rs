@@ -4,7 +4,6 @@
 //! everything else lives here so tests can start the real application.
 
 pub mod alerts;
-pub mod backend;
 pub mod clock;
 pub mod config;
 pub mod counters;
@@ -19,6 +18,7 @@ pub mod otlp_export;
 pub mod otlp_mapping;
 pub mod query;
 pub mod self_metrics;
+pub mod service;
 pub mod sessions;
 pub mod simulator;
 pub mod startup;

@@ -15,24 +15,25 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "model",
         &[
             "storage", "query", "ingest", "counters", "http", "state", "alerts", "export",
-            "backend", "startup", "jobs",
+            "service", "startup", "jobs",
         ],
     ),
     (
         "storage",
         &[
-            "query", "ingest", "counters", "http", "state", "alerts", "export", "backend",
+            "query", "ingest", "counters", "http", "state", "alerts", "export", "service",
             "startup", "jobs",
         ],
     ),
     (
         "query",
-        &["ingest", "counters", "http", "state", "backend", "startup"],
+        &["ingest", "counters", "http", "state", "service", "startup"],
     ),
-    ("ingest", &["http", "state", "query", "backend", "startup"]),
+    ("ingest", &["http", "state", "query", "service", "startup"]),
+    ("service", &["http", "startup"]),
     (
         "counters",
-        &["http", "state", "query", "ingest", "backend", "startup"],
+        &["http", "state", "query", "ingest", "service", "startup"],
     ),
 ];
 

@@ -57,30 +57,4 @@ impl AppState {
             },
         }
     }
-
-    /// The health score of the last five minutes.
-    pub async fn health(&self) -> Result<crate::health::Health, crate::query::QueryError> {
-        self.health_check().assess().await
-    }
-
-    /// Process figures for the Prometheus export and `/metrics`.
-    pub fn gauges(&self) -> crate::export::prometheus::Gauges {
-        crate::export::prometheus::Gauges {
-            version: env!("CARGO_PKG_VERSION"),
-            uptime_seconds: self.started_at.elapsed().as_secs_f64(),
-            buffered_events: self.writer.buffered(),
-            buffer_capacity: self.writer.capacity(),
-            counters_backend: self.counters.backend(),
-            counters_fresh: self.counters.is_fresh(),
-            query_cache_bytes: self.storage.cache_bytes(),
-            readings: self.self_metrics.readings(self.writer.buffered()),
-            system: self
-                .system
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-            health_score: None,
-            open_incidents: None,
-        }
-    }
 }

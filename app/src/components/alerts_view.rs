@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::{
     api::{get_alert_history, get_alert_rules, save_alert_rules, test_alert_webhooks},
     charts::group_thousands,
-    pages::{loaded, server_message},
+    pages::loaded,
     types::{AlertDelivery, AlertIncident, AlertRulesDoc},
 };
 
@@ -149,9 +149,7 @@ fn RulesEditor(
     let send_test = move |_| {
         tests.set(Some(Ok(Vec::new())));
         leptos::task::spawn_local(async move {
-            tests.set(Some(
-                test_alert_webhooks().await.map_err(|e| server_message(&e)),
-            ));
+            tests.set(Some(test_alert_webhooks().await.map_err(|e| e.to_string())));
         });
     };
     let has_webhooks = doc.webhooks > 0;
@@ -169,7 +167,7 @@ fn RulesEditor(
                     saved.rules.len(),
                     saved.webhooks
                 )),
-                Err(e) => Err(server_message(&e)),
+                Err(e) => Err(e.to_string()),
             }));
             if outcome.get_untracked().is_some_and(|o| o.is_ok()) {
                 reload.update(|r| *r += 1);

@@ -20,8 +20,9 @@ use crate::{
         custom_metrics::{CustomMetricsView, QueuePanel},
         system_view::SystemMetricsView,
     },
+    error::AppError,
     filters::{Filters, PERIODS, REFRESH, VIEWS, encode},
-    pages::dashboard::{Auth, server_message},
+    pages::dashboard::Auth,
     types::{ApiKeyUsage, MetricsQuery, Summary, TimeSeries},
 };
 
@@ -41,7 +42,7 @@ const ZONES: [&str; 12] = [
     "Australia/Sydney",
 ];
 
-pub(crate) type Loaded<T> = LocalResource<Result<T, ServerFnError>>;
+pub(crate) type Loaded<T> = LocalResource<Result<T, AppError>>;
 
 #[component]
 pub fn Board() -> impl IntoView {
@@ -407,16 +408,15 @@ pub(crate) fn error_of<T: Clone + 'static>(
     }
 }
 
-fn failure(error: &ServerFnError, what: &'static str) -> impl IntoView + use<> {
-    let message = server_message(error);
-    if message.contains("not logged in")
+fn failure(error: &AppError, what: &'static str) -> impl IntoView + use<> {
+    if *error == AppError::Unauthenticated
         && let Some(auth) = use_context::<Auth>()
     {
         auth.expired();
     }
     view! {
         <p class="error" role="alert">
-            {format!("Could not load {what}: {message}")}
+            {format!("Could not load {what}: {error}")}
         </p>
     }
 }
@@ -1245,7 +1245,7 @@ fn TenantCell(key: String, tenant: String, tick: RwSignal<u64>) -> impl IntoView
                     error.set(None);
                     tick.update(|t| *t += 1);
                 }
-                Err(e) => error.set(Some(server_message(&e))),
+                Err(e) => error.set(Some(e.to_string())),
             }
         });
     };

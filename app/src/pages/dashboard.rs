@@ -13,7 +13,7 @@ use crate::{
 pub struct Auth(pub RwSignal<Option<bool>>);
 
 impl Auth {
-    /// Called when a server function answers "not logged in".
+    /// Called when a server function answers `AppError::Unauthenticated`.
     pub fn expired(&self) {
         self.0.set(Some(false));
     }
@@ -59,7 +59,7 @@ fn Login() -> impl IntoView {
                     error.set(None);
                     auth.0.set(Some(true));
                 }
-                Err(e) => error.set(Some(server_message(&e))),
+                Err(e) => error.set(Some(e.to_string())),
             }
             busy.set(false);
         });
@@ -100,12 +100,4 @@ fn Login() -> impl IntoView {
             </form>
         </main>
     }
-}
-
-/// The message of a server function error, without the framework's prefix.
-pub fn server_message(error: &ServerFnError) -> String {
-    let text = error.to_string();
-    text.rsplit_once(": ")
-        .filter(|_| text.starts_with("error running server function"))
-        .map_or(text.clone(), |(_, m)| m.to_owned())
 }

@@ -5,5 +5,5 @@ mod dashboard;
 mod not_found;
 
 pub(crate) use board::{error_of, loaded};
-pub use dashboard::{Dashboard, server_message};
+pub use dashboard::Dashboard;
 pub use not_found::NotFound;

@@ -7,15 +7,12 @@ use app::{
     backend::Backend,
     types::{AlertIncident, AlertRulesDoc},
 };
-use axum::{
-    Json,
-    extract::{Query, State},
-    http::HeaderMap,
-};
+use axum::{Json, extract::State, http::HeaderMap};
 use serde::Deserialize;
 
 use super::{
     error::ApiError,
+    extract::ApiQuery,
     routes::{Access, Routes},
 };
 use crate::state::AppState;
@@ -65,8 +62,7 @@ struct HistoryParams {
 
 async fn history(
     State(state): State<AppState>,
-    params: Result<Query<HistoryParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<Json<Vec<AlertIncident>>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(Json(state.alert_history(params.limit.unwrap_or(50)).await?))
 }

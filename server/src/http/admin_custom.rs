@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     Json,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Path, State},
 };
 use serde_json::{Value, json};
 
@@ -15,11 +15,12 @@ use app::types::MetricsQuery;
 
 use super::{
     error::ApiError,
+    extract::ApiQuery,
     routes::{Access, Routes},
 };
 use crate::{
     model::time::{DAY_MS, HOUR_MS},
-    query::{QueryError, params::TimeRange, plan::floor_to},
+    query::{params::TimeRange, plan::floor_to},
     state::AppState,
 };
 
@@ -46,7 +47,7 @@ const MAX_POINTS: i64 = 10_000;
 async fn series(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let request = SeriesRequest::read(&state, pairs)?;
     let range = request.range;
@@ -73,7 +74,7 @@ async fn series(
 async fn rollups(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let request = SeriesRequest::read(&state, pairs)?;
     let daily = request.daily;
@@ -97,17 +98,9 @@ struct SeriesRequest {
 }
 
 impl SeriesRequest {
-    fn read(
-        state: &AppState,
-        pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
-    ) -> Result<Self, ApiError> {
-        let Query(pairs) = pairs.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    fn read(state: &AppState, pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let (query, attributes, daily) = parse(pairs)?;
-        let range = state
-            .query_context()
-            .filter(&query)
-            .map_err(QueryError::from)?
-            .range;
+        let range = state.view_request(&query)?.filter.range;
         Ok(Self {
             range,
             attributes,

@@ -5,18 +5,17 @@
 
 use axum::{
     Json,
-    extract::{Path, State, rejection::JsonRejection},
+    extract::{Path, State},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
     error::ApiError,
+    extract::ApiJson,
     routes::{Access, Routes},
 };
-use app::backend::Backend;
-
-use crate::{state::AppState, storage::keys::KeyField};
+use crate::state::AppState;
 
 pub fn routes(routes: Routes) -> Routes {
     routes
@@ -54,37 +53,24 @@ fn required<T>(field: &str, value: Option<T>, null_means: &str) -> Result<T, Api
     value.ok_or_else(|| ApiError::BadRequest(format!("`{field}` is required (null {null_means})")))
 }
 
-const MAX_NAME: usize = 64;
-
 async fn name_key(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    body: Result<Json<NameBody>, JsonRejection>,
+    ApiJson(body): ApiJson<NameBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let name = required("name", body.name, "clears it")?.map(|n| n.trim().to_owned());
-    if let Some(name) = &name
-        && (name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control))
-    {
-        return Err(ApiError::BadRequest(format!(
-            "`name` must be 1 to {MAX_NAME} printable characters, or null to clear it"
-        )));
-    }
-    let prefix = state
-        .update_key(&key, KeyField::Name(name.as_deref()))
-        .await?;
+    let prefix = state.set_key_name(&key, name.as_deref()).await?;
     Ok(Json(json!({ "key_prefix": prefix, "name": name })))
 }
 
 async fn set_tenant(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    body: Result<Json<TenantBody>, JsonRejection>,
+    ApiJson(body): ApiJson<TenantBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let tenant = required("tenant", body.tenant, "takes the key out of its tenant")?
         .map(|t| t.trim().to_owned());
-    let prefix = state.set_key_tenant(&key, tenant.as_deref()).await?;
+    let prefix = state.put_key_in_tenant(&key, tenant.as_deref()).await?;
     Ok(Json(json!({ "key_prefix": prefix, "tenant": tenant })))
 }
 

@@ -4,8 +4,8 @@
 
 use axum::{
     Json,
-    extract::{Query, State, rejection::QueryRejection},
-    http::{HeaderValue, header},
+    extract::{FromRequestParts, State},
+    http::{HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -14,11 +14,13 @@ use app::types::MetricsQuery;
 
 use super::{
     error::ApiError,
+    extract::ApiQuery,
     routes::{Access, Routes},
 };
 use crate::{
-    export::{csv::CsvTable, influx::InfluxLines, prometheus},
-    query::{self, QueryError, params::Filter},
+    export::{csv::CsvTable, influx::InfluxLines},
+    query,
+    service::status::HealthWithHost,
     state::AppState,
 };
 
@@ -66,27 +68,23 @@ impl Format {
     }
 }
 
-impl From<QueryError> for ApiError {
-    fn from(error: QueryError) -> Self {
-        match error {
-            QueryError::Param(e) => Self::BadRequest(e.to_string()),
-            QueryError::Storage(e) => Self::Internal(e.into()),
-            QueryError::Unanswerable(e) => Self::Internal(anyhow::anyhow!(e)),
-        }
-    }
+/// What every view request carries: the view's query and `format`.
+struct ViewParams {
+    query: MetricsQuery,
+    format: Format,
 }
 
-/// Checks the parameters of a view request.
-fn prepare(
-    state: &AppState,
-    query: Result<Query<MetricsQuery>, QueryRejection>,
-    format: &FormatParam,
-) -> Result<(query::Context, Filter, Format), ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let format = Format::parse(format)?;
-    let context = state.query_context();
-    let filter = context.filter(&query).map_err(QueryError::from)?;
-    Ok((context, filter, format))
+impl<S: Send + Sync> FromRequestParts<S> for ViewParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ApiQuery(query) = ApiQuery::<MetricsQuery>::from_request_parts(parts, state).await?;
+        let ApiQuery(format) = ApiQuery::<FormatParam>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            query,
+            format: Format::parse(&format)?,
+        })
+    }
 }
 
 fn render<T: Serialize + CsvTable + InfluxLines>(format: Format, view: &T, name: &str) -> Response {
@@ -118,57 +116,95 @@ fn render<T: Serialize + CsvTable + InfluxLines>(format: Format, view: &T, name:
     }
 }
 
-macro_rules! view_handler {
-    ($name:ident, $query:path, $file:literal) => {
-        async fn $name(
-            State(state): State<AppState>,
-            Query(format): Query<FormatParam>,
-            query: Result<Query<MetricsQuery>, QueryRejection>,
-        ) -> Result<Response, ApiError> {
-            let (context, filter, format) = prepare(&state, query, &format)?;
-            let started = std::time::Instant::now();
-            let view = $query(&context, &filter).await?;
-            state
-                .self_metrics
-                .query_duration
-                .record(started.elapsed().as_secs_f64());
-            Ok(render(format, &view, $file))
-        }
-    };
+async fn summary(State(state): State<AppState>, params: ViewParams) -> Result<Response, ApiError> {
+    let view = state
+        .view_request(&params.query)?
+        .run(query::summary)
+        .await?;
+    Ok(render(params.format, &view, "summary"))
 }
 
-view_handler!(summary, query::summary, "summary");
-view_handler!(languages, query::languages, "languages");
-view_handler!(time_series, query::time_series, "time-series");
-view_handler!(heatmap, query::heatmap, "heatmap");
-view_handler!(api_keys, query::api_keys, "api-keys");
-view_handler!(top_languages, query::top_languages, "top-languages");
-view_handler!(requests, query::requests, "requests");
-view_handler!(pool, query::pool, "pool");
-view_handler!(by_language, query::language_stats, "by-language");
+async fn languages(
+    State(state): State<AppState>,
+    params: ViewParams,
+) -> Result<Response, ApiError> {
+    let view = state
+        .view_request(&params.query)?
+        .run(query::languages)
+        .await?;
+    Ok(render(params.format, &view, "languages"))
+}
+
+async fn time_series(
+    State(state): State<AppState>,
+    params: ViewParams,
+) -> Result<Response, ApiError> {
+    let view = state
+        .view_request(&params.query)?
+        .run(query::time_series)
+        .await?;
+    Ok(render(params.format, &view, "time-series"))
+}
+
+async fn heatmap(State(state): State<AppState>, params: ViewParams) -> Result<Response, ApiError> {
+    let view = state
+        .view_request(&params.query)?
+        .run(query::heatmap)
+        .await?;
+    Ok(render(params.format, &view, "heatmap"))
+}
+
+async fn api_keys(State(state): State<AppState>, params: ViewParams) -> Result<Response, ApiError> {
+    let view = state
+        .view_request(&params.query)?
+        .run(query::api_keys)
+        .await?;
+    Ok(render(params.format, &view, "api-keys"))
+}
+
+async fn top_languages(
+    State(state): State<AppState>,
+    params: ViewParams,
+) -> Result<Response, ApiError> {
+    let view = state
+        .view_request(&params.query)?
+        .run(query::top_languages)
+        .await?;
+    Ok(render(params.format, &view, "top-languages"))
+}
+
+async fn requests(State(state): State<AppState>, params: ViewParams) -> Result<Response, ApiError> {
+    let view = state
+        .view_request(&params.query)?
+        .run(query::requests)
+        .await?;
+    Ok(render(params.format, &view, "requests"))
+}
+
+async fn pool(State(state): State<AppState>, params: ViewParams) -> Result<Response, ApiError> {
+    let view = state.view_request(&params.query)?.run(query::pool).await?;
+    Ok(render(params.format, &view, "pool"))
+}
+
+async fn by_language(
+    State(state): State<AppState>,
+    params: ViewParams,
+) -> Result<Response, ApiError> {
+    let view = state
+        .view_request(&params.query)?
+        .run(query::language_stats)
+        .await?;
+    Ok(render(params.format, &view, "by-language"))
+}
 
 async fn prometheus_export(State(state): State<AppState>) -> Result<Response, ApiError> {
     prometheus_response(&state).await
 }
 
-/// The Prometheus exposition of the whole instance.
 /// `GET /api/v1/admin/health`: the score of the last five minutes, what
 /// it was computed from, and the latest host sample.
-#[derive(Serialize)]
-struct HealthResponse {
-    #[serde(flatten)]
-    health: crate::health::Health,
-    system: Option<crate::system::SystemSample>,
-}
-
-async fn health(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {
-    let health = state.health().await?;
-    let system = state
-        .system
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    Ok(Json(HealthResponse { health, system }))
+async fn health(State(state): State<AppState>) -> Result<Json<HealthWithHost>, ApiError> {
+    Ok(Json(state.health_with_host().await?))
 }
 
 #[derive(Deserialize)]
@@ -179,19 +215,15 @@ struct RangeParam {
 /// `GET /api/v1/admin/system?range=1h|6h|24h|7d`: the host's metrics.
 async fn system(
     State(state): State<AppState>,
-    params: Result<Query<RangeParam>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(params): ApiQuery<RangeParam>,
 ) -> Result<Json<app::types::SystemView>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let range = params.range.unwrap_or_else(|| "1h".to_owned());
     Ok(Json(app::backend::Backend::system(&state, &range).await?))
 }
 
+/// The Prometheus exposition of the whole instance.
 pub async fn prometheus_response(state: &AppState) -> Result<Response, ApiError> {
-    let mut gauges = state.gauges();
-    gauges.health_score = state.health().await.ok().map(|h| h.overall_score);
-    gauges.open_incidents = state.storage.open_incidents().await.ok().map(|i| i.len());
-    let text = prometheus::render(&state.storage, &gauges).await?;
-    let mut response = text.into_response();
+    let mut response = state.prometheus_text().await?.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -9,6 +9,8 @@ use axum::{
 };
 use serde_json::json;
 
+use app::error::AppError;
+
 use crate::{ingest::writer::WriteError, model::FieldError};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,22 +47,25 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<app::backend::BackendError> for ApiError {
-    fn from(error: app::backend::BackendError) -> Self {
-        use app::backend::BackendError;
+/// The service's errors keep their status; `Internal` was logged where it
+/// happened.
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
         match error {
-            BackendError::BadRequest(message) => Self::BadRequest(message),
-            BackendError::Unauthorized => Self::Unauthorized,
-            BackendError::NotFound(message) => Self::NotFound(message),
-            BackendError::Conflict(message) => Self::Conflict(message),
-            BackendError::Unavailable(message) => Self::Unavailable {
+            AppError::BadRequest { .. } => Self::BadRequest(error.to_string()),
+            AppError::Unauthenticated | AppError::WrongKey => Self::Unauthorized,
+            AppError::NotFound(message) => Self::NotFound(message),
+            AppError::Conflict(message) => Self::Conflict(message),
+            AppError::Unavailable(message) => Self::Unavailable {
                 message,
                 retry_after_secs: 2,
             },
-            BackendError::TooManyAttempts(secs) => Self::TooManyRequests {
-                retry_after_secs: u32::try_from(secs).unwrap_or(u32::MAX),
+            AppError::TooManyAttempts { retry_after_secs } => Self::TooManyRequests {
+                retry_after_secs: u32::try_from(retry_after_secs).unwrap_or(u32::MAX),
             },
-            BackendError::Internal => Self::Internal(anyhow::anyhow!("backend failed")),
+            AppError::Internal | AppError::Transport(_) => {
+                Self::Internal(anyhow::anyhow!("{error}"))
+            }
         }
     }
 }

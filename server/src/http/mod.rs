@@ -9,6 +9,7 @@ mod admin_metrics;
 mod assets;
 pub mod auth;
 pub mod error;
+mod extract;
 mod health;
 mod ingest;
 mod ingest_body;

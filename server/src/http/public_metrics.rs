@@ -11,22 +11,23 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Path, State},
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use app::types::MetricsQuery;
-
 use super::{
     admin_metrics::prometheus_response,
     error::ApiError,
+    extract::ApiQuery,
     routes::{Access, Routes},
 };
 use crate::{
-    query::{self, QueryError, params::Filter},
+    model::time::HOUR_MS,
+    query::{self, params::Filter},
+    service::ViewRequest,
     state::AppState,
 };
 
@@ -52,39 +53,37 @@ struct PublicParams {
     format: Option<String>,
 }
 
-/// The context and a filter over the last `hours` (plus an optional key).
-fn prepare(
-    state: &AppState,
-    params: Result<Query<PublicParams>, QueryRejection>,
-    key: Option<String>,
-) -> Result<(query::Context, Filter, PublicParams), ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let hours = params.hours.unwrap_or(24);
-    if !(1..=168).contains(&hours) {
-        return Err(ApiError::BadRequest(
-            "hours: must be between 1 and 168".to_owned(),
-        ));
+impl PublicParams {
+    fn hours(&self) -> Result<u32, ApiError> {
+        let hours = self.hours.unwrap_or(24);
+        if !(1..=168).contains(&hours) {
+            return Err(ApiError::BadRequest(
+                "hours: must be between 1 and 168".to_owned(),
+            ));
+        }
+        Ok(hours)
     }
-    let context = state.query_context();
-    let end = context.now_ms;
-    let query = MetricsQuery {
-        start_date: Some(crate::model::time::format_ms(
-            end - i64::from(hours) * crate::model::time::HOUR_MS,
-        )),
-        end_date: Some(crate::model::time::format_ms(end)),
-        api_key_hash: key,
-        ..MetricsQuery::default()
-    };
-    let filter = context.filter(&query).map_err(QueryError::from)?;
-    Ok((context, filter, params))
+
+    /// Every key (or the one `key`) over the last `hours`, never before the
+    /// oldest data kept.
+    fn view(&self, state: &AppState, key: Option<String>) -> Result<ViewRequest, ApiError> {
+        let context = state.query_context();
+        let to_ms = context.now_ms;
+        let from_ms = (to_ms - i64::from(self.hours()?) * HOUR_MS).max(context.daily_oldest_ms);
+        let filter = Filter {
+            keys: key.map(|key| vec![key]),
+            ..Filter::between(from_ms, to_ms)
+        };
+        Ok(state.view_over(context, filter))
+    }
 }
 
 async fn overview(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Result<Query<PublicParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<PublicParams>,
 ) -> Result<Response, ApiError> {
-    let (context, filter, params) = prepare(&state, params, None)?;
+    let view = params.view(&state, None)?;
     if wants_prometheus(&headers, params.format.as_deref())? {
         return prometheus_response(&state).await;
     }
@@ -98,9 +97,9 @@ async fn overview(
             "counters_backend": gauges.counters_backend,
             "counters_fresh": gauges.counters_fresh,
         },
-        "execution": query::summary(&context, &filter).await?,
-        "api": query::requests(&context, &filter).await?,
-        "hours": params.hours.unwrap_or(24),
+        "execution": view.run(query::summary).await?,
+        "api": view.run(query::requests).await?,
+        "hours": params.hours()?,
     }))
     .into_response())
 }
@@ -126,50 +125,50 @@ fn wants_prometheus(headers: &HeaderMap, format: Option<&str>) -> Result<bool, A
 
 async fn execution(
     State(state): State<AppState>,
-    params: Result<Query<PublicParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<PublicParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let (context, filter, _) = prepare(&state, params, None)?;
-    Ok(Json(json!(query::summary(&context, &filter).await?)))
+    let view = params.view(&state, None)?;
+    Ok(Json(json!(view.run(query::summary).await?)))
 }
 
 async fn api(
     State(state): State<AppState>,
-    params: Result<Query<PublicParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<PublicParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let (context, filter, _) = prepare(&state, params, None)?;
-    Ok(Json(json!(query::requests(&context, &filter).await?)))
+    let view = params.view(&state, None)?;
+    Ok(Json(json!(view.run(query::requests).await?)))
 }
 
 async fn detailed(
     State(state): State<AppState>,
-    params: Result<Query<PublicParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<PublicParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let (context, filter, _) = prepare(&state, params, None)?;
+    let view = params.view(&state, None)?;
     Ok(Json(json!({
-        "summary": query::summary(&context, &filter).await?,
-        "languages": query::language_stats(&context, &filter).await?,
+        "summary": view.run(query::summary).await?,
+        "languages": view.run(query::language_stats).await?,
     })))
 }
 
 async fn by_language(
     State(state): State<AppState>,
-    params: Result<Query<PublicParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<PublicParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let (context, filter, _) = prepare(&state, params, None)?;
+    let view = params.view(&state, None)?;
     Ok(Json(
-        json!({ "languages": query::language_stats(&context, &filter).await? }),
+        json!({ "languages": view.run(query::language_stats).await? }),
     ))
 }
 
 async fn by_api_key(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    params: Result<Query<PublicParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<PublicParams>,
 ) -> Result<Json<Value>, ApiError> {
     let prefix = query::params::key_prefix(&key)
         .map_err(|m| ApiError::BadRequest(format!("key: `{key}` {m}")))?;
-    let (context, filter, _) = prepare(&state, params, Some(prefix.clone()))?;
-    let usage = query::api_keys(&context, &filter).await?;
+    let view = params.view(&state, Some(prefix.clone()))?;
+    let usage = view.run(query::api_keys).await?;
     let Some(usage) = usage.into_iter().next() else {
         return Err(ApiError::NotFound(format!(
             "no API key starts with {prefix}"
@@ -177,15 +176,15 @@ async fn by_api_key(
     };
     Ok(Json(json!({
         "key": usage,
-        "summary": query::summary(&context, &filter).await?,
-        "languages": query::language_stats(&context, &filter).await?,
+        "summary": view.run(query::summary).await?,
+        "languages": view.run(query::language_stats).await?,
     })))
 }
 
 async fn pool(
     State(state): State<AppState>,
-    params: Result<Query<PublicParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<PublicParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let (context, filter, _) = prepare(&state, params, None)?;
-    Ok(Json(json!(query::pool(&context, &filter).await?)))
+    let view = params.view(&state, None)?;
+    Ok(Json(json!(view.run(query::pool).await?)))
 }

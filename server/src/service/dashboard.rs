@@ -1,8 +1,9 @@
-//! The dashboard's [`Backend`]: what the server functions in `app` call. It
-//! runs the same query layer as the REST API.
+//! The dashboard's [`Backend`]: what the server functions in `app` call,
+//! answered by the same façade as the REST API.
 
 use app::{
-    backend::{Backend, BackendError, RequestInfo},
+    backend::{Backend, RequestInfo},
+    error::AppError,
     types::{
         AlertDelivery, AlertIncident, AlertRuleSummary, AlertRulesDoc, ApiKeyUsage, CustomMetric,
         CustomSeries, HealthReport, Heatmap, Languages, LiveCounters, MetricsQuery, PoolStats,
@@ -10,28 +11,7 @@ use app::{
     },
 };
 
-use crate::{
-    model::{KeyHash, time::format_ms},
-    query::{self, Context, QueryError, params::Filter},
-    state::AppState,
-    storage::keys::{KeyField, PrefixOutcome},
-};
-
-impl From<QueryError> for BackendError {
-    fn from(error: QueryError) -> Self {
-        match error {
-            QueryError::Param(e) => Self::BadRequest(e.to_string()),
-            QueryError::Storage(e) => {
-                tracing::error!(error = %e, "Dashboard query failed.");
-                Self::Internal
-            }
-            QueryError::Unanswerable(e) => {
-                tracing::error!(error = %e, "Dashboard query failed.");
-                Self::Internal
-            }
-        }
-    }
-}
+use crate::{model::time::format_ms, query, state::AppState};
 
 fn rules_doc(alerts: &crate::alerts::AlertRules) -> AlertRulesDoc {
     let snapshot = alerts.snapshot();
@@ -55,79 +35,22 @@ fn rules_doc(alerts: &crate::alerts::AlertRules) -> AlertRulesDoc {
     }
 }
 
-impl AppState {
-    fn prepare(&self, query: &MetricsQuery) -> Result<(Context, Filter), BackendError> {
-        let context = self.query_context();
-        let filter = context.filter(query).map_err(QueryError::from)?;
-        Ok((context, filter))
-    }
-
-    /// Applies `field` to a key: a full 64-hex hash (recorded if unknown)
-    /// or the 16-hex prefix of exactly one known key. Returns the prefix.
-    pub async fn update_key(&self, key: &str, field: KeyField<'_>) -> Result<String, BackendError> {
-        let key = key.trim().to_ascii_lowercase();
-        let internal = |e: sqlx::Error| BackendError::from(QueryError::from(e));
-        if key.len() == 64 {
-            let hash =
-                KeyHash::parse(&key).map_err(|m| BackendError::BadRequest(format!("key: {m}")))?;
-            self.storage
-                .set_key_field(&hash, field, crate::clock::now_ms())
-                .await
-                .map_err(internal)?;
-            return Ok(hash.prefix().to_owned());
-        }
-        if key.len() != 16 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(BackendError::BadRequest(
-                "the key must be a 64-hex SHA-256 hash or its 16-hex prefix".to_owned(),
-            ));
-        }
-        match self
-            .storage
-            .set_key_field_by_prefix(&key, field)
-            .await
-            .map_err(internal)?
-        {
-            PrefixOutcome::Updated => Ok(key),
-            PrefixOutcome::UnknownPrefix => Err(BackendError::NotFound(format!(
-                "no API key starts with {key}"
-            ))),
-            PrefixOutcome::AmbiguousPrefix => Err(BackendError::BadRequest(format!(
-                "several API keys start with {key}: give the full 64-hex hash"
-            ))),
-        }
-    }
-}
-
-/// Runs one query-layer view for a dashboard request.
-macro_rules! view {
-    ($self:ident, $query:ident, $view:path) => {{
-        let (context, filter) = $self.prepare($query)?;
-        let started = std::time::Instant::now();
-        let view = $view(&context, &filter).await?;
-        $self
-            .self_metrics
-            .query_duration
-            .record(started.elapsed().as_secs_f64());
-        Ok(view)
-    }};
-}
-
 #[async_trait::async_trait]
 impl Backend for AppState {
-    async fn login(&self, key: &str, request: &RequestInfo) -> Result<String, BackendError> {
+    async fn login(&self, key: &str, request: &RequestInfo) -> Result<String, AppError> {
         let sessions = &self.sessions;
         if let Err(throttled) = sessions.check_throttle(request.client_ip) {
-            return Err(BackendError::TooManyAttempts(
-                throttled.retry_after.as_secs().max(1),
-            ));
+            return Err(AppError::TooManyAttempts {
+                retry_after_secs: throttled.retry_after.as_secs().max(1),
+            });
         }
         if !crate::config::key_matches(key, &self.master_key) {
             tracing::warn!(client = ?request.client_ip, "Dashboard login with a wrong key.");
             return Err(match sessions.record_failure(request.client_ip) {
-                Some(throttled) => {
-                    BackendError::TooManyAttempts(throttled.retry_after.as_secs().max(1))
-                }
-                None => BackendError::Unauthorized,
+                Some(throttled) => AppError::TooManyAttempts {
+                    retry_after_secs: throttled.retry_after.as_secs().max(1),
+                },
+                None => AppError::WrongKey,
             });
         }
         let token = sessions.create(request.client_ip);
@@ -146,7 +69,7 @@ impl Backend for AppState {
         crate::sessions::set_cookie(None, std::time::Duration::ZERO, request.https)
     }
 
-    async fn status(&self) -> Result<ServerStatus, BackendError> {
+    async fn status(&self) -> Result<ServerStatus, AppError> {
         Ok(ServerStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started_at.elapsed().as_secs(),
@@ -154,66 +77,57 @@ impl Backend for AppState {
         })
     }
 
-    async fn summary(&self, q: &MetricsQuery) -> Result<Summary, BackendError> {
-        view!(self, q, query::summary)
+    async fn summary(&self, q: &MetricsQuery) -> Result<Summary, AppError> {
+        self.view_request(q)?.run(query::summary).await
     }
 
-    async fn languages(&self, q: &MetricsQuery) -> Result<Languages, BackendError> {
-        view!(self, q, query::languages)
+    async fn languages(&self, q: &MetricsQuery) -> Result<Languages, AppError> {
+        self.view_request(q)?.run(query::languages).await
     }
 
-    async fn time_series(&self, q: &MetricsQuery) -> Result<TimeSeries, BackendError> {
-        view!(self, q, query::time_series)
+    async fn time_series(&self, q: &MetricsQuery) -> Result<TimeSeries, AppError> {
+        self.view_request(q)?.run(query::time_series).await
     }
 
-    async fn heatmap(&self, q: &MetricsQuery) -> Result<Heatmap, BackendError> {
-        view!(self, q, query::heatmap)
+    async fn heatmap(&self, q: &MetricsQuery) -> Result<Heatmap, AppError> {
+        self.view_request(q)?.run(query::heatmap).await
     }
 
-    async fn api_keys(&self, q: &MetricsQuery) -> Result<Vec<ApiKeyUsage>, BackendError> {
-        view!(self, q, query::api_keys)
+    async fn api_keys(&self, q: &MetricsQuery) -> Result<Vec<ApiKeyUsage>, AppError> {
+        self.view_request(q)?.run(query::api_keys).await
     }
 
-    async fn top_languages(&self, q: &MetricsQuery) -> Result<TopLanguages, BackendError> {
-        view!(self, q, query::top_languages)
+    async fn top_languages(&self, q: &MetricsQuery) -> Result<TopLanguages, AppError> {
+        self.view_request(q)?.run(query::top_languages).await
     }
 
-    async fn requests(&self, q: &MetricsQuery) -> Result<RequestStats, BackendError> {
-        view!(self, q, query::requests)
+    async fn requests(&self, q: &MetricsQuery) -> Result<RequestStats, AppError> {
+        self.view_request(q)?.run(query::requests).await
     }
 
-    async fn pool(&self, q: &MetricsQuery) -> Result<PoolStats, BackendError> {
-        view!(self, q, query::pool)
+    async fn pool(&self, q: &MetricsQuery) -> Result<PoolStats, AppError> {
+        self.view_request(q)?.run(query::pool).await
     }
 
-    async fn live(&self) -> Result<LiveCounters, BackendError> {
+    async fn live(&self) -> Result<LiveCounters, AppError> {
         self.counters.live().await.map_err(|error| {
             tracing::warn!(%error, "Live counters unavailable.");
-            BackendError::Unavailable(format!(
+            AppError::Unavailable(format!(
                 "the {} counters are unavailable right now",
                 self.counters.backend()
             ))
         })
     }
 
-    async fn health_report(&self) -> Result<HealthReport, BackendError> {
+    async fn health_report(&self) -> Result<HealthReport, AppError> {
         Ok(self.health().await?.report())
     }
 
-    async fn set_key_tenant(
-        &self,
-        key: &str,
-        tenant: Option<&str>,
-    ) -> Result<String, BackendError> {
-        let tenant = tenant
-            .map(crate::model::tenant)
-            .transpose()
-            .map_err(|m| BackendError::BadRequest(format!("`tenant` {m}")))?;
-        self.update_key(key, KeyField::Tenant(tenant.as_deref()))
-            .await
+    async fn set_key_tenant(&self, key: &str, tenant: Option<&str>) -> Result<String, AppError> {
+        self.put_key_in_tenant(key, tenant).await
     }
 
-    async fn system(&self, range: &str) -> Result<SystemView, BackendError> {
+    async fn system(&self, range: &str) -> Result<SystemView, AppError> {
         crate::system::history(
             &self.storage,
             range,
@@ -221,13 +135,13 @@ impl Backend for AppState {
             crate::clock::now_ms(),
         )
         .await
-        .map_err(QueryError::from)?
+        .map_err(super::storage)?
         .ok_or_else(|| {
-            BackendError::BadRequest(format!("range: unknown `{range}`: use 1h, 6h, 24h or 7d"))
+            AppError::field("range", format!("unknown `{range}`: use 1h, 6h, 24h or 7d"))
         })
     }
 
-    async fn alert_rules(&self) -> Result<AlertRulesDoc, BackendError> {
+    async fn alert_rules(&self) -> Result<AlertRulesDoc, AppError> {
         self.alerts.reload_if_changed();
         Ok(rules_doc(&self.alerts))
     }
@@ -236,18 +150,18 @@ impl Backend for AppState {
         &self,
         text: &str,
         base_version: Option<&str>,
-    ) -> Result<AlertRulesDoc, BackendError> {
+    ) -> Result<AlertRulesDoc, AppError> {
         use crate::alerts::SaveError;
         self.alerts.save(text, base_version).map_err(|e| match e {
-            SaveError::Invalid(m) => BackendError::BadRequest(m),
-            SaveError::Conflict => BackendError::Conflict(e.to_string()),
+            SaveError::Invalid(m) => AppError::bad_request(m),
+            SaveError::Conflict => AppError::Conflict(e.to_string()),
             // Logged where it happened; the disk is the server's problem.
-            SaveError::Io(_) => BackendError::Internal,
+            SaveError::Io(_) => AppError::Internal,
         })?;
         Ok(rules_doc(&self.alerts))
     }
 
-    async fn test_webhooks(&self) -> Result<Vec<WebhookTest>, BackendError> {
+    async fn test_webhooks(&self) -> Result<Vec<WebhookTest>, AppError> {
         let rules = self.alerts.rules();
         let payload = serde_json::json!({
             "source": "tally",
@@ -277,17 +191,15 @@ impl Backend for AppState {
         Ok(results.into_iter().map(|(_, r)| r).collect())
     }
 
-    async fn alert_history(&self, limit: u32) -> Result<Vec<AlertIncident>, BackendError> {
+    async fn alert_history(&self, limit: u32) -> Result<Vec<AlertIncident>, AppError> {
         if !(1..=500).contains(&limit) {
-            return Err(BackendError::BadRequest(
-                "limit: must be between 1 and 500".to_owned(),
-            ));
+            return Err(AppError::field("limit", "must be between 1 and 500"));
         }
         let history = self
             .storage
             .alert_history(limit)
             .await
-            .map_err(QueryError::from)?;
+            .map_err(super::storage)?;
         Ok(history
             .into_iter()
             .map(|(incident, deliveries)| AlertIncident {
@@ -321,11 +233,8 @@ impl Backend for AppState {
             .collect())
     }
 
-    async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, BackendError> {
-        self.storage
-            .metric_catalog()
-            .await
-            .map_err(|e| QueryError::Storage(e).into())
+    async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, AppError> {
+        self.storage.metric_catalog().await.map_err(super::storage)
     }
 
     async fn custom_series(
@@ -333,8 +242,8 @@ impl Backend for AppState {
         name: &str,
         q: &MetricsQuery,
         attributes: &[(String, String)],
-    ) -> Result<Vec<CustomSeries>, BackendError> {
-        let (_, filter) = self.prepare(q)?;
+    ) -> Result<Vec<CustomSeries>, AppError> {
+        let filter = self.view_request(q)?.filter;
         let wanted = attributes.iter().cloned().collect();
         self.storage
             .metric_points(
@@ -345,6 +254,6 @@ impl Backend for AppState {
                 2_000,
             )
             .await
-            .map_err(|e| QueryError::Storage(e).into())
+            .map_err(super::storage)
     }
 }
