@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every tool Tally needs to build, run and test on a fresh Debian
-# machine, from the package registries only (crates.io, npm, Debian).
+# machine, from the package registries only (crates.io, npm, PyPI, Debian).
 # Idempotent: each step checks what is present and skips it.
 # Usage: scripts/bootstrap.sh [--runtime-only]
 #   --runtime-only  skip the test-only system packages (redis, prometheus, chromium)
@@ -90,6 +90,20 @@ if ! $runtime_only; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
       "opentelemetry-sdk==$OTEL_PY_VERSION" "opentelemetry-exporter-otlp-proto-http==$OTEL_PY_VERSION"
+  fi
+fi
+
+# schemathesis, the fuzzer the test command runs against the OpenAPI document (PyPI only).
+SCHEMATHESIS_VERSION=4.32.5
+st_venv="$repo/.tools/schemathesis-venv"
+if ! $runtime_only; then
+  if [[ -x "$st_venv/bin/schemathesis" ]] \
+    && "$st_venv/bin/schemathesis" --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION"; then
+    say "schemathesis $SCHEMATHESIS_VERSION: present"
+  else
+    say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/schemathesis-venv (PyPI)"
+    python3 -m venv "$st_venv"
+    "$st_venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
 fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bootstraps, lints (server and wasm32 feature sets), builds the dashboard
-# once, and runs every test, the headless-Chromium ones included.
+# once, fuzzes the REST API against its OpenAPI document (schemathesis), and
+# runs every test, the headless-Chromium ones included.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -22,6 +23,9 @@ trunk build --release
 
 step "cargo build --bins (the binary the crash tests start)"
 cargo build --locked --bins
+
+step "schemathesis: every REST operation against /api/openapi.json, live server"
+scripts/fuzz-api.sh
 
 step "benchmark harness, quick mode (keeps it working; asserts nothing about speed)"
 cargo run --locked -q -p bench -- all --quick --binary target/debug/tally --out target/bench/quick.json

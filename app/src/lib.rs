@@ -2,6 +2,8 @@
 //!
 //! * [`types`]: request and response types shared by the browser and the
 //!   server, so both agree by construction.
+//! * [`error`]: [`error::AppError`], the one error of the application layer,
+//!   carried by every server function and matched by the dashboard.
 //! * [`api`]: `#[server]` functions the dashboard calls. Their bodies (built
 //!   with the `ssr` feature) are thin: they hand the work to a [`backend::Backend`]
 //!   the server provides as Leptos context.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// What the server says about itself: shown in the dashboard footer and
 /// used by health checks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerStatus {
     /// Version of the running server binary.
     pub version: String,
@@ -21,6 +22,8 @@ pub struct ServerStatus {
 /// Query parameters of every admin view, as they arrive (strings are
 /// checked by the server, which answers 400 naming the bad one).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct MetricsQuery {
     /// `hour`, `day`, `week`, `month`, `quarter` or `year` back from now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +64,7 @@ pub struct MetricsQuery {
 
 /// `GET /api/v1/admin/metrics/summary`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub total_executions: u64,
     /// Executions with status `completed`.
@@ -98,11 +102,13 @@ pub struct Summary {
     pub timezone: String,
     /// The same figures for the preceding period of equal length (`compare=previous`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(no_recursion))]
     pub previous: Option<Box<Summary>>,
 }
 
 /// `GET /api/v1/admin/metrics/languages`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Languages {
     pub by_language: BTreeMap<String, u64>,
     /// With `stack_by_api_key=true`: executions per key (16-hex prefix).
@@ -120,6 +126,7 @@ pub struct Languages {
 
 /// `GET /api/v1/admin/metrics/time-series`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TimeSeries {
     /// Bucket starts, RFC 3339 in the requested time zone.
     pub timestamps: Vec<String>,
@@ -141,11 +148,13 @@ pub struct TimeSeries {
     pub timezone: String,
     /// The preceding period, bucket by bucket (`compare=previous`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(no_recursion))]
     pub previous: Option<Box<TimeSeries>>,
 }
 
 /// `GET /api/v1/admin/metrics/heatmap`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Heatmap {
     /// 7 rows (Monday first) × 24 hours of executions, in `timezone`.
     pub matrix: Vec<Vec<u64>>,
@@ -162,6 +171,7 @@ pub struct Heatmap {
 
 /// One row of `GET /api/v1/admin/metrics/api-keys`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiKeyUsage {
     /// First 16 hex characters of the key's SHA-256.
     pub key_hash: String,
@@ -189,6 +199,7 @@ pub struct ApiKeyUsage {
 
 /// `GET /api/v1/admin/metrics/top-languages`
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TopLanguages {
     pub languages: Vec<LanguageCount>,
     pub period: String,
@@ -197,6 +208,7 @@ pub struct TopLanguages {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LanguageCount {
     pub language: String,
     pub count: u64,
@@ -204,6 +216,7 @@ pub struct LanguageCount {
 
 /// `GET /api/v1/admin/metrics/requests`: API requests by endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RequestStats {
     pub total_requests: u64,
     /// Requests per second over the period.
@@ -224,6 +237,7 @@ pub struct RequestStats {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointStats {
     pub endpoint: String,
     pub method: String,
@@ -241,6 +255,7 @@ pub struct EndpointStats {
 
 /// `GET /api/v1/admin/metrics/pool`: the container pool and cold starts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PoolStats {
     /// Percent of pool events that were hits.
     pub hit_rate: f64,
@@ -258,6 +273,7 @@ pub struct PoolStats {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ColdStartCost {
     pub language: String,
     pub pool_hit_executions: u64,
@@ -270,6 +286,7 @@ pub struct ColdStartCost {
 
 /// Hot counters of one window.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WindowCounts {
     pub executions: i64,
     pub errors: i64,
@@ -281,6 +298,7 @@ pub struct WindowCounts {
 
 /// `GET /api/v1/admin/metrics/live`: the hot counters (UTC windows).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LiveCounters {
     /// `redis` or `in-process`.
     pub backend: String,
@@ -294,6 +312,7 @@ pub struct LiveCounters {
 
 /// Per-language execution statistics (`GET /metrics/by-language`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LanguageStats {
     pub language: String,
     pub executions: u64,
@@ -309,6 +328,7 @@ pub struct LanguageStats {
 
 /// A custom metric received over OTLP (`GET /api/v1/admin/metrics/custom`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomMetric {
     pub name: String,
     /// `sum`, `gauge`, `histogram` or `summary`.
@@ -321,6 +341,7 @@ pub struct CustomMetric {
 
 /// One series of a custom metric with its points.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomSeries {
     pub attributes: BTreeMap<String, String>,
     pub kind: String,
@@ -329,6 +350,7 @@ pub struct CustomSeries {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomPoint {
     pub ts_ms: i64,
     /// Number points: the value; histograms and summaries: the sum.
@@ -343,6 +365,7 @@ pub struct CustomPoint {
 
 /// The four 25-point factors of the health score.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HealthFactors {
     pub response_time: u32,
     pub error_rate: u32,
@@ -353,6 +376,7 @@ pub struct HealthFactors {
 /// The health score of the last five minutes, as the dashboard shows it
 /// (`GET /api/v1/admin/health` adds its inputs and the host sample).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// 0–100.
     pub overall_score: u32,
@@ -364,6 +388,7 @@ pub struct HealthReport {
 
 /// `GET /api/v1/admin/alerts/rules`: the rules file and what is in force.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertRulesDoc {
     /// Where the file lives on the server.
     pub path: String,
@@ -382,6 +407,7 @@ pub struct AlertRulesDoc {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertRuleSummary {
     pub name: String,
     pub kind: String,
@@ -391,6 +417,7 @@ pub struct AlertRuleSummary {
 
 /// One alert incident, newest first in `GET /api/v1/admin/alerts/history`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertIncident {
     pub id: i64,
     pub rule: String,
@@ -410,6 +437,7 @@ pub struct AlertIncident {
 
 /// One webhook message of an incident.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertDelivery {
     /// `firing` or `resolved`.
     pub event: String,
@@ -425,6 +453,7 @@ pub struct AlertDelivery {
 /// `GET /api/v1/admin/system?range=`: the host's metrics over a range,
 /// averaged per bucket (network as bytes per second).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SystemView {
     /// `1h`, `6h`, `24h` or `7d`.
     pub range: String,
@@ -433,6 +462,7 @@ pub struct SystemView {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SystemSeries {
     /// The stored metric, e.g. `system.cpu.utilization`.
     pub metric: String,
@@ -442,6 +472,7 @@ pub struct SystemSeries {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SystemPoint {
     /// Bucket start, unix ms.
     pub ts_ms: i64,
@@ -450,6 +481,7 @@ pub struct SystemPoint {
 
 /// `POST /api/v1/admin/alerts/test`: one test message per webhook target.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebhookTest {
     /// The target's host.
     pub target: String,

@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// One sample of the host.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SystemSample {
     pub ts_ms: i64,
     pub cpu_percent: f64,

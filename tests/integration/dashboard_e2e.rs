@@ -78,6 +78,43 @@ async fn rest(app: &TestApp, view: &str, query: &str) -> Value {
         .await
 }
 
+/// A count of a window that ends now can only fall as time passes (seeded
+/// events leave the window's start, none arrive), so the dashboard's figure,
+/// asked at an instant between two REST calls, lies between their answers.
+fn assert_between(shown: &str, before: &Value, after: &Value, what: &str) {
+    let shown: u64 = shown.parse().unwrap_or_else(|_| panic!("{what}: {shown}"));
+    let (before, after) = (before.as_u64().unwrap(), after.as_u64().unwrap());
+    assert!(
+        (after..=before).contains(&shown),
+        "{what}: the dashboard shows {shown}, the REST API {before} before and {after} after"
+    );
+}
+
+/// Polls until the card shows the REST API's count for the same view, asked
+/// at an instant between `before` (the answer before the click) and now.
+async fn wait_total(client: &Client, app: &TestApp, query: &str, before: &Value) {
+    let before = before["total_executions"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let shown = match client.find(Locator::Css("[data-testid=card-total]")).await {
+            Ok(element) => element.attr("data-value").await.ok().flatten(),
+            Err(_) => None,
+        };
+        let after = rest(app, "summary", query).await["total_executions"]
+            .as_u64()
+            .unwrap();
+        let shown = shown.and_then(|v| v.parse::<u64>().ok());
+        if shown.is_some_and(|v| (after..=before).contains(&v)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "card-total is {shown:?}, the REST API {before} before and {after} after"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn log_in(client: &Client, key: &str) {
     let input = wait_for(client, "#master-key").await;
     input.clear().await.unwrap();
@@ -121,6 +158,21 @@ async fn the_dashboard_from_login_to_logout() {
     log_in(client, "not-the-key").await;
     let error = wait_for(client, "[data-testid=login-error]").await;
     assert!(error.text().await.unwrap().contains("wrong master key"));
+    let tz = client
+        .execute(
+            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let tz = tz.as_str().unwrap().to_owned();
+    let day = format!("period=day&tz={tz}");
+    let before = (
+        rest(&app, "summary", &day).await,
+        rest(&app, "top-languages", "period=day&limit=8").await,
+        rest(&app, "requests", "period=day").await,
+        rest(&app, "pool", "period=day").await,
+    );
     log_in(client, MASTER_KEY).await;
     wait_ready(client).await;
 
@@ -145,22 +197,16 @@ async fn the_dashboard_from_login_to_logout() {
     assert!(!storage.as_str().unwrap().contains(MASTER_KEY));
 
     // Every widget shows the numbers of the REST API for the same filters.
-    let tz = client
-        .execute(
-            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let tz = tz.as_str().unwrap().to_owned();
-    let summary = rest(&app, "summary", &format!("period=day&tz={tz}")).await;
+    let summary = rest(&app, "summary", &day).await;
     assert!(
         summary["total_executions"].as_u64().unwrap() > 0,
         "the seed reaches the last day"
     );
-    assert_eq!(
-        attr(client, "[data-testid=card-total]", "data-value").await,
-        summary["total_executions"].to_string()
+    assert_between(
+        &attr(client, "[data-testid=card-total]", "data-value").await,
+        &before.0["total_executions"],
+        &summary["total_executions"],
+        "card-total",
     );
     assert_eq!(
         attr(client, "[data-testid=card-active-keys]", "data-value").await,
@@ -179,9 +225,11 @@ async fn the_dashboard_from_login_to_logout() {
         attr(client, "[data-testid=top-language]", "data-language").await,
         first["language"].as_str().unwrap()
     );
-    assert_eq!(
-        attr(client, "[data-testid=top-language]", "data-value").await,
-        first["count"].to_string()
+    assert_between(
+        &attr(client, "[data-testid=top-language]", "data-value").await,
+        &before.1["languages"][0]["count"],
+        &first["count"],
+        "top-language",
     );
     let keys = rest(&app, "api-keys", "period=day").await;
     let busiest = &keys[0];
@@ -198,14 +246,18 @@ async fn the_dashboard_from_login_to_logout() {
         busiest["usage_count"].to_string()
     );
     let requests = rest(&app, "requests", "period=day").await;
-    assert_eq!(
-        attr(client, "[data-testid=requests-total]", "data-value").await,
-        requests["total_requests"].to_string()
+    assert_between(
+        &attr(client, "[data-testid=requests-total]", "data-value").await,
+        &before.2["total_requests"],
+        &requests["total_requests"],
+        "requests-total",
     );
     let pool = rest(&app, "pool", "period=day").await;
-    assert_eq!(
-        attr(client, "[data-testid=pool-cold-starts]", "data-value").await,
-        pool["cold_starts"].to_string()
+    assert_between(
+        &attr(client, "[data-testid=pool-cold-starts]", "data-value").await,
+        &before.3["cold_starts"],
+        &pool["cold_starts"],
+        "pool-cold-starts",
     );
     // The health score in the live strip is the one of the REST API.
     let score: u32 = attr(client, "[data-testid=health-score]", "data-value")
@@ -237,6 +289,8 @@ async fn the_dashboard_from_login_to_logout() {
     assert!(readout.contains("executions"), "{readout}");
 
     // The period filter changes the numbers and the URL.
+    let week_query = format!("period=week&tz={tz}");
+    let week = rest(&app, "summary", &week_query).await;
     client
         .find(Locator::Css("button[data-period=week]"))
         .await
@@ -244,14 +298,7 @@ async fn the_dashboard_from_login_to_logout() {
         .click()
         .await
         .unwrap();
-    let week = rest(&app, "summary", &format!("period=week&tz={tz}")).await;
-    wait_attr(
-        client,
-        "[data-testid=card-total]",
-        "data-value",
-        &week["total_executions"].to_string(),
-    )
-    .await;
+    wait_total(client, &app, &week_query, &week).await;
     assert!(
         client
             .current_url()
@@ -271,24 +318,14 @@ async fn the_dashboard_from_login_to_logout() {
         .click()
         .await
         .unwrap();
+    let one_key_query = format!("period=week&tz={tz}&api_key_hash={key}");
+    let one_key = rest(&app, "summary", &one_key_query).await;
     wait_for(client, &format!("input[data-key=\"{key}\"]"))
         .await
         .click()
         .await
         .unwrap();
-    let one_key = rest(
-        &app,
-        "summary",
-        &format!("period=week&tz={tz}&api_key_hash={key}"),
-    )
-    .await;
-    wait_attr(
-        client,
-        "[data-testid=card-total]",
-        "data-value",
-        &one_key["total_executions"].to_string(),
-    )
-    .await;
+    wait_total(client, &app, &one_key_query, &one_key).await;
     assert!(
         client
             .current_url()
@@ -299,6 +336,8 @@ async fn the_dashboard_from_login_to_logout() {
     );
 
     // A pasted URL restores its view.
+    let python_query = format!("period=month&language=python&tz={tz}");
+    let python = rest(&app, "summary", &python_query).await;
     client
         .goto(&app.url(&format!(
             "/monitoring?period=month&language=python&tz={}",
@@ -307,19 +346,7 @@ async fn the_dashboard_from_login_to_logout() {
         .await
         .unwrap();
     wait_ready(client).await;
-    let python = rest(
-        &app,
-        "summary",
-        &format!("period=month&language=python&tz={tz}"),
-    )
-    .await;
-    wait_attr(
-        client,
-        "[data-testid=card-total]",
-        "data-value",
-        &python["total_executions"].to_string(),
-    )
-    .await;
+    wait_total(client, &app, &python_query, &python).await;
     let selected = client
         .execute(
             "return document.querySelector('[data-testid=language-filter]').value",
@@ -516,6 +543,16 @@ async fn tenants_system_and_alerts_as_an_admin_uses_them() {
     )
     .await;
     wait_for(client, "[data-testid=tenant-filter] option[value=acme]").await;
+    let tz = client
+        .execute(
+            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let tz = tz.as_str().unwrap();
+    let key_query = format!("period=day&api_key_hash={key}&tz={tz}");
+    let of_key = rest(&app, "summary", &key_query).await;
     set_value(client, "[data-testid=tenant-filter]", "acme").await;
     wait_ready(client).await;
     assert!(
@@ -526,33 +563,17 @@ async fn tenants_system_and_alerts_as_an_admin_uses_them() {
             .as_str()
             .contains("tenant=acme")
     );
-    let tz = client
-        .execute(
-            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let of_tenant = rest(
-        &app,
-        "summary",
-        &format!("period=day&tenant=acme&tz={}", tz.as_str().unwrap()),
-    )
-    .await;
-    let of_key = rest(
-        &app,
-        "summary",
-        &format!("period=day&api_key_hash={key}&tz={}", tz.as_str().unwrap()),
-    )
-    .await;
-    assert_eq!(of_tenant["total_executions"], of_key["total_executions"]);
-    wait_attr(
-        client,
-        "[data-testid=card-total]",
-        "data-value",
+    // The tenant's figures are its one key's.
+    let tenant_query = format!("period=day&tenant=acme&tz={tz}");
+    wait_total(client, &app, &tenant_query, &of_key).await;
+    let of_tenant = rest(&app, "summary", &tenant_query).await;
+    let key_now = rest(&app, "summary", &key_query).await;
+    assert_between(
         &of_tenant["total_executions"].to_string(),
-    )
-    .await;
+        &of_key["total_executions"],
+        &key_now["total_executions"],
+        "the tenant's total",
+    );
 
     // System: the host's charts, with the range in the URL.
     click(client, "button[data-view=system]").await;

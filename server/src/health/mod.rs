@@ -8,7 +8,7 @@ pub use check::HealthCheck;
 use serde::Serialize;
 
 /// What the score is computed from.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HealthInputs {
     /// Average API response time, seconds (`None`: no requests).
     pub avg_response_seconds: Option<f64>,
@@ -48,7 +48,7 @@ impl Default for Thresholds {
 
 pub use app::types::HealthFactors as Factors;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub overall_score: u32,
     /// `excellent` ≥ 90, `good` ≥ 75, `fair` ≥ 60, `poor` ≥ 40, `critical` below.

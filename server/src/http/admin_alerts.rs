@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{
     error::ApiError,
     extract::ApiQuery,
+    openapi::Doc,
     routes::{Access, Routes},
 };
 use crate::state::AppState;
@@ -20,9 +21,25 @@ use crate::state::AppState;
 pub fn routes(routes: Routes) -> Routes {
     routes
         .get("/api/v1/admin/alerts/rules", Access::Admin, rules)
+        .doc(Doc::new("The alert rules file and the rules in force").json::<AlertRulesDoc>())
         .put("/api/v1/admin/alerts/rules", Access::Admin, save_rules)
+        .doc(
+            Doc::new("Checks and saves a new rules file (TOML; `If-Match: <version>`)")
+                .raw_body(&["text/plain", "application/toml"])
+                .json::<AlertRulesDoc>()
+                .error(409, "the rules changed since that version was read"),
+        )
         .post("/api/v1/admin/alerts/test", Access::Admin, test_webhooks)
+        .doc(
+            Doc::new("Sends a test message to every webhook target")
+                .json_list::<app::types::WebhookTest>(),
+        )
         .get("/api/v1/admin/alerts/history", Access::Admin, history)
+        .doc(
+            Doc::new("The latest incidents, newest first")
+                .query::<HistoryParams>()
+                .json_list::<AlertIncident>(),
+        )
 }
 
 async fn rules(State(state): State<AppState>) -> Result<Json<AlertRulesDoc>, ApiError> {
@@ -55,7 +72,7 @@ async fn test_webhooks(
     Ok(Json(state.test_webhooks().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct HistoryParams {
     limit: Option<u32>,
 }

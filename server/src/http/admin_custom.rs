@@ -16,29 +16,33 @@ use app::types::MetricsQuery;
 use super::{
     error::ApiError,
     extract::ApiQuery,
+    openapi::Doc,
     routes::{Access, Routes},
 };
-use crate::{
-    model::time::{DAY_MS, HOUR_MS},
-    query::{params::TimeRange, plan::floor_to},
-    state::AppState,
-};
+use crate::{query::params::TimeRange, state::AppState};
 
 pub fn routes(routes: Routes) -> Routes {
     routes
         .get("/api/v1/admin/metrics/custom", Access::Admin, catalog)
+        .doc(Doc::new("Every custom metric received over OTLP"))
         .get("/api/v1/admin/metrics/custom/{name}", Access::Admin, series)
+        .doc(
+            Doc::new("The points of a custom metric's series")
+                .query::<SeriesParams>()
+                .error(404, "no series of that metric match"),
+        )
         .get(
             "/api/v1/admin/metrics/custom/{name}/rollups",
             Access::Admin,
             rollups,
         )
+        .doc(
+            Doc::new("Hourly or daily rollups of a custom metric's series").query::<SeriesParams>(),
+        )
 }
 
 async fn catalog(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({ "metrics": state.storage.metric_catalog().await? }),
-    ))
+    Ok(Json(json!({ "metrics": state.custom_catalog().await? })))
 }
 
 /// Points per series are capped so one request stays small.
@@ -50,16 +54,8 @@ async fn series(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let request = SeriesRequest::read(&state, pairs)?;
-    let range = request.range;
     let series = state
-        .storage
-        .metric_points(
-            &name,
-            &request.attributes,
-            range.from_ms,
-            range.to_ms,
-            MAX_POINTS,
-        )
+        .custom_points(&name, &request.attributes, &request.range, MAX_POINTS)
         .await?;
     if series.is_empty() {
         return Err(ApiError::NotFound(format!(
@@ -78,16 +74,31 @@ async fn rollups(
 ) -> Result<Json<Value>, ApiError> {
     let request = SeriesRequest::read(&state, pairs)?;
     let daily = request.daily;
-    let from = floor_to(request.range.from_ms, if daily { DAY_MS } else { HOUR_MS });
     let series = state
-        .storage
-        .metric_rollups(&name, &request.attributes, daily, from, request.range.to_ms)
+        .custom_rollups(&name, &request.attributes, daily, &request.range)
         .await?;
     Ok(Json(json!({
         "name": name,
         "granularity": if daily { "day" } else { "hour" },
         "series": series,
     })))
+}
+
+/// The parameters of the series views, as the document describes them
+/// (the handlers read them as pairs: `attr` repeats).
+#[derive(utoipa::IntoParams)]
+#[allow(dead_code)]
+struct SeriesParams {
+    /// `hour`, `day`, `week`, `month`, `quarter` or `year` back from now.
+    period: Option<String>,
+    /// Start of a custom range (`YYYY-MM-DD` or RFC 3339).
+    start_date: Option<String>,
+    /// End of a custom range.
+    end_date: Option<String>,
+    /// `key:value` attribute filters; repeatable.
+    attr: Option<Vec<String>>,
+    /// `hour` (default) or `day` (rollups).
+    granularity: Option<String>,
 }
 
 /// A request of the series views, its parameters checked.

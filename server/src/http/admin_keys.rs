@@ -13,34 +13,49 @@ use serde_json::{Value, json};
 use super::{
     error::ApiError,
     extract::ApiJson,
+    openapi::Doc,
     routes::{Access, Routes},
 };
 use crate::state::AppState;
 
 pub fn routes(routes: Routes) -> Routes {
+    let not_found = "no API key starts with that prefix";
     routes
         .put("/api/v1/admin/api-keys/{key}", Access::Admin, name_key)
+        .doc(
+            Doc::new("Names an API key (64-hex hash or 16-hex prefix)")
+                .json_body::<NameBody>()
+                .error(404, not_found),
+        )
         .put(
             "/api/v1/admin/api-keys/{key}/tenant",
             Access::Admin,
             set_tenant,
         )
+        .doc(
+            Doc::new("Puts an API key into a tenant, or out of it")
+                .json_body::<TenantBody>()
+                .error(404, not_found),
+        )
         .get("/api/v1/admin/tenants", Access::Admin, tenants)
+        .doc(Doc::new("Every tenant with its keys"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NameBody {
     /// The new name; `null` clears it. Required: `{}` changes nothing by mistake.
     #[serde(default, deserialize_with = "present")]
+    #[schema(required = true, value_type = Option<String>)]
     name: Option<Option<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TenantBody {
     /// The tenant; `null` takes the key out of its tenant. Required.
     #[serde(default, deserialize_with = "present")]
+    #[schema(required = true, value_type = Option<String>)]
     tenant: Option<Option<String>>,
 }
 
@@ -76,7 +91,6 @@ async fn set_tenant(
 
 async fn tenants(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let tenants: Vec<Value> = state
-        .storage
         .tenants()
         .await?
         .into_iter()

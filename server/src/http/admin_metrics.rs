@@ -10,11 +10,15 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use app::types::MetricsQuery;
+use app::types::{
+    ApiKeyUsage, Heatmap, LanguageStats, Languages, MetricsQuery, PoolStats, RequestStats, Summary,
+    TimeSeries, TopLanguages,
+};
 
 use super::{
     error::ApiError,
     extract::ApiQuery,
+    openapi::Doc,
     routes::{Access, Routes},
 };
 use crate::{
@@ -28,21 +32,46 @@ pub fn routes(routes: Routes) -> Routes {
     let admin = Access::Admin;
     routes
         .get("/api/v1/admin/metrics/summary", admin, summary)
+        .doc(view("Executions: counts, rates, percentiles, resources").json::<Summary>())
         .get("/api/v1/admin/metrics/languages", admin, languages)
+        .doc(view("Executions per language, optionally per key").json::<Languages>())
         .get("/api/v1/admin/metrics/time-series", admin, time_series)
+        .doc(view("Executions, errors and times per bucket").json::<TimeSeries>())
         .get("/api/v1/admin/metrics/heatmap", admin, heatmap)
+        .doc(view("Executions per weekday and hour").json::<Heatmap>())
         .get("/api/v1/admin/metrics/api-keys", admin, api_keys)
+        .doc(view("Usage per API key").json_list::<ApiKeyUsage>())
         .get("/api/v1/admin/metrics/top-languages", admin, top_languages)
+        .doc(view("The most used languages").json::<TopLanguages>())
         .get("/api/v1/admin/metrics/requests", admin, requests)
+        .doc(view("API requests: rates, latencies, endpoints").json::<RequestStats>())
         .get("/api/v1/admin/metrics/pool", admin, pool)
+        .doc(view("Container pool: hit rate, cold starts, waits").json::<PoolStats>())
         .get("/api/v1/admin/metrics/by-language", admin, by_language)
+        .doc(view("Figures per language").json_list::<LanguageStats>())
         .get("/api/v1/admin/metrics/prometheus", admin, prometheus_export)
+        .doc(Doc::new("The Prometheus exposition of the instance").text("text/plain"))
         .get("/api/v1/admin/health", admin, health)
+        .doc(Doc::new("The health score of the last five minutes").json::<HealthWithHost>())
         .get("/api/v1/admin/system", admin, system)
+        .doc(
+            Doc::new("The host's metrics over a range")
+                .query::<RangeParam>()
+                .json::<app::types::SystemView>(),
+        )
+}
+
+/// The document entry of a view: its query; JSON, CSV or Influx lines.
+fn view(summary: &'static str) -> Doc {
+    Doc::new(summary)
+        .query::<MetricsQuery>()
+        .query::<FormatParam>()
+        .or_text("text/csv")
+        .or_text("text/plain")
 }
 
 /// `format` parameter of the admin views.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct FormatParam {
     #[serde(default)]
     pub format: Option<String>,
@@ -207,7 +236,7 @@ async fn health(State(state): State<AppState>) -> Result<Json<HealthWithHost>, A
     Ok(Json(state.health_with_host().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 struct RangeParam {
     range: Option<String>,
 }

@@ -7,11 +7,24 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
 
 use app::error::AppError;
 
 use crate::{ingest::writer::WriteError, model::FieldError};
+
+/// Tally's error body: what every 4xx and 5xx answer carries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, naming the parameter or field.
+    pub error: String,
+    /// The position of the rejected event in its batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// The rejected field of that event (dotted path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -106,13 +119,16 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        let body = match &self {
-            Self::InvalidEvent { index, error } => json!({
-                "error": self.to_string(),
-                "index": index,
-                "field": error.field,
-            }),
-            _ => json!({ "error": self.to_string() }),
+        let body = ErrorBody {
+            error: self.to_string(),
+            index: match &self {
+                Self::InvalidEvent { index, .. } => Some(*index),
+                _ => None,
+            },
+            field: match &self {
+                Self::InvalidEvent { error, .. } => Some(error.field.clone()),
+                _ => None,
+            },
         };
         let mut response = (status, Json(body)).into_response();
         if let Self::Unavailable {

@@ -5,14 +5,19 @@ use serde_json::{Value, json};
 
 use super::{
     error::ApiError,
+    openapi::Doc,
     routes::{Access, Routes},
 };
-use crate::{ingest::writer::WriteError, state::AppState};
+use crate::state::AppState;
 
 pub fn routes(routes: Routes) -> Routes {
     routes
         .get("/healthz", Access::Public, healthz)
+        .doc(Doc::new("Liveness: the process serves HTTP"))
         .get("/readyz", Access::Public, readyz)
+        .doc(
+            Doc::new("Readiness: the database answers and commits succeed").error(503, "not ready"),
+        )
 }
 
 /// The process is up and serving HTTP.
@@ -23,23 +28,9 @@ async fn healthz() -> Json<Value> {
 /// The process can do its work: the database answers and the last
 /// commit (if any failed since the last success) did not fail.
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    if let Err(error) = state.storage.ping().await {
-        tracing::warn!(%error, "Readiness check: database unavailable.");
+    if let Err(reason) = state.readiness().await {
         return Err(ApiError::Unavailable {
-            message: "not ready: the database is unavailable".to_owned(),
-            retry_after_secs: 5,
-        });
-    }
-    // A busy database or a full buffer pass; a full, read-only or failing
-    // database does not.
-    if let Some(failure) = state.writer.last_failure().filter(|f| {
-        matches!(
-            f,
-            WriteError::DiskFull | WriteError::ReadOnly | WriteError::Storage
-        )
-    }) {
-        return Err(ApiError::Unavailable {
-            message: format!("not ready: the last commit failed: {failure}"),
+            message: format!("not ready: {reason}"),
             retry_after_secs: 5,
         });
     }

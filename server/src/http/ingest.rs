@@ -18,6 +18,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::{
     error::ApiError,
     ingest_body::{self as body, BodyFormat},
+    openapi::Doc,
     routes::{Access, Routes},
 };
 use crate::{
@@ -108,26 +109,39 @@ impl EventKind for Pool {
 
 pub fn routes(routes: Routes, max_body_bytes: usize) -> Routes {
     let limit = || DefaultBodyLimit::max(max_body_bytes);
+    let doc = |summary| {
+        Doc::new(summary)
+            .json::<IngestResponse>()
+            .error(413, "the body is larger than MAX_BODY_BYTES")
+            .error(415, "the content type is not JSON or NDJSON")
+            .error(
+                503,
+                "the buffer is full or the database cannot commit; retry",
+            )
+    };
     routes
         .post(
             "/api/v1/events/executions",
             Access::Ingest,
             ingest::<Executions>.layer(limit()),
         )
+        .doc(doc("Stores code executions").events::<ExecutionInput>())
         .post(
             "/api/v1/events/requests",
             Access::Ingest,
             ingest::<Requests>.layer(limit()),
         )
+        .doc(doc("Stores API requests").events::<RequestInput>())
         .post(
             "/api/v1/events/pool",
             Access::Ingest,
             ingest::<Pool>.layer(limit()),
         )
+        .doc(doc("Stores container-pool events").events::<PoolInput>())
 }
 
 /// Answer to an accepted batch.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IngestResponse {
     /// Events stored by this request.
     pub accepted: usize,

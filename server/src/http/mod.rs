@@ -13,13 +13,17 @@ mod extract;
 mod health;
 mod ingest;
 mod ingest_body;
+pub mod openapi;
 mod otlp;
 mod public_metrics;
 pub mod routes;
 mod security;
 mod server_fns;
 
-use axum::{Router, response::Redirect};
+use axum::{
+    Router,
+    response::{IntoResponse, Redirect},
+};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
 use crate::{config::Config, state::AppState};
@@ -27,9 +31,11 @@ use routes::{Access, RouteInfo, Routes};
 
 /// Every route of the application.
 fn all_routes(config: &Config) -> Routes {
-    let mut routes = Routes::new().get("/", Access::Public, || async {
-        Redirect::temporary("/monitoring")
-    });
+    let mut routes = Routes::new()
+        .get("/", Access::Public, || async {
+            Redirect::temporary("/monitoring")
+        })
+        .doc(openapi::Doc::new("Redirects to the dashboard").empty(307));
     routes = health::routes(routes);
     routes = ingest::routes(routes, config.max_body_bytes);
     routes = otlp::routes(routes, config.max_body_bytes);
@@ -40,7 +46,37 @@ fn all_routes(config: &Config) -> Routes {
     routes = admin_metrics::routes(routes);
     routes = public_metrics::routes(routes);
     routes = server_fns::routes(routes);
+    routes = routes
+        .get("/api/openapi.json", Access::Public, openapi_json)
+        .doc(openapi::Doc::new("This OpenAPI document").json_object(200));
     assets::routes(routes, &config.assets_dir)
+}
+
+/// The OpenAPI document of every documented route.
+pub fn openapi_document(config: &Config) -> utoipa::openapi::OpenApi {
+    let routes = all_routes(config);
+    openapi::document(
+        routes
+            .documented()
+            .filter_map(|(route, doc)| Some((route, doc?))),
+    )
+}
+
+/// `GET /api/openapi.json`: the same for every instance, built once.
+async fn openapi_json(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = DOCUMENT.get_or_init(|| {
+        openapi_document(&state.config)
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text.clone(),
+    )
+        .into_response()
 }
 
 /// The route table: path, method and access of every route.
@@ -125,5 +161,32 @@ mod tests {
         }
         let admin = table.iter().filter(|r| r.access == Access::Admin).count();
         assert!(admin >= 20, "{admin} admin routes in {table:?}");
+    }
+
+    /// The OpenAPI document describes every route but the server functions
+    /// (the dashboard's, not the REST API) and the static files.
+    #[test]
+    fn every_rest_route_is_in_the_openapi_document() {
+        let config = Config::parse_from(["tally"]);
+        let routes = all_routes(&config);
+        let undocumented: Vec<String> = routes
+            .documented()
+            .filter(|(route, doc)| doc.is_none() && route.access != Access::ServerFunctions)
+            .map(|(route, _)| format!("{} {}", route.method, route.path))
+            .collect();
+        assert!(undocumented.is_empty(), "no Doc: {undocumented:?}");
+
+        let document = serde_json::to_value(openapi_document(&config)).unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        for (route, _) in routes.documented().filter(|(_, doc)| doc.is_some()) {
+            let method = route.method.to_ascii_lowercase();
+            let operation = &document["paths"][&route.path][&method];
+            assert!(operation.is_object(), "{method} {} missing", route.path);
+            if route.access != Access::Public {
+                assert!(operation["responses"]["401"].is_object(), "{}", route.path);
+            }
+        }
+        let summary = &document["components"]["schemas"]["Summary"]["properties"];
+        assert!(summary["p95_execution_time_ms"].is_object(), "{summary}");
     }
 }

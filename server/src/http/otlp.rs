@@ -24,6 +24,7 @@ use crate::{
     clock,
     http::{
         error::ApiError,
+        openapi::Doc,
         routes::{Access, Routes},
     },
     state::AppState,
@@ -41,11 +42,20 @@ const MAX_ATTRIBUTE_VALUE: usize = 256;
 const CUMULATIVE: i32 = 2;
 
 pub fn routes(routes: Routes, max_body_bytes: usize) -> Routes {
-    routes.post(
-        "/v1/metrics",
-        Access::Ingest,
-        receive.layer(axum::extract::DefaultBodyLimit::max(max_body_bytes)),
-    )
+    routes
+        .post(
+            "/v1/metrics",
+            Access::Ingest,
+            receive.layer(axum::extract::DefaultBodyLimit::max(max_body_bytes)),
+        )
+        .doc(
+            Doc::new("OTLP/HTTP metrics export (protobuf or JSON)")
+                .raw_body(&["application/x-protobuf", "application/json"])
+                .or_text("application/x-protobuf")
+                .error(413, "the body is larger than MAX_BODY_BYTES")
+                .error(415, "the content type is not protobuf or JSON")
+                .error(503, "the database cannot commit; retry"),
+        )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

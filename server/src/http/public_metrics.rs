@@ -18,10 +18,13 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use app::types::{PoolStats, RequestStats, Summary};
+
 use super::{
     admin_metrics::prometheus_response,
     error::ApiError,
     extract::ApiQuery,
+    openapi::Doc,
     routes::{Access, Routes},
 };
 use crate::{
@@ -33,21 +36,35 @@ use crate::{
 
 pub fn routes(routes: Routes) -> Routes {
     let aggregate = Access::PublicAggregate;
+    let doc = |summary| Doc::new(summary).query::<PublicParams>();
     routes
         .get("/metrics", aggregate, overview)
+        .doc(
+            doc("The instance, its executions and requests (or Prometheus text)")
+                .or_text("text/plain"),
+        )
         .get("/metrics/execution", aggregate, execution)
+        .doc(doc("Executions of the last hours").json::<Summary>())
         .get("/metrics/api", aggregate, api)
+        .doc(doc("API requests of the last hours").json::<RequestStats>())
         .get("/metrics/detailed", aggregate, detailed)
+        .doc(doc("Executions with figures per language"))
         .get("/metrics/by-language", aggregate, by_language)
+        .doc(doc("Figures per language"))
         .get(
             "/metrics/by-api-key/{key}",
             Access::PublicPerKey,
             by_api_key,
         )
+        .doc(
+            doc("One API key's usage (16-hex prefix)")
+                .error(404, "no API key starts with that prefix"),
+        )
         .get("/metrics/pool", aggregate, pool)
+        .doc(doc("The container pool of the last hours").json::<PoolStats>())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 struct PublicParams {
     hours: Option<u32>,
     format: Option<String>,

@@ -14,7 +14,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::auth;
+use super::{auth, openapi::Doc};
 use crate::state::AppState;
 
 /// Who may call a route.
@@ -45,6 +45,7 @@ pub struct RouteInfo {
 struct Entry {
     info: RouteInfo,
     service: MethodRouter<AppState>,
+    doc: Option<Doc>,
 }
 
 #[derive(Default)]
@@ -101,8 +102,22 @@ impl Routes {
                 access,
             },
             service: on(filter, handler),
+            doc: None,
         });
         self
+    }
+
+    /// What the OpenAPI document says of the route added last.
+    pub fn doc(mut self, doc: Doc) -> Self {
+        if let Some(entry) = self.entries.last_mut() {
+            entry.doc = Some(doc);
+        }
+        self
+    }
+
+    /// Every route with its document entry, if it has one.
+    pub fn documented(&self) -> impl Iterator<Item = (&RouteInfo, Option<&Doc>)> {
+        self.entries.iter().map(|e| (&e.info, e.doc.as_ref()))
     }
 
     /// Adds an already built router of public pages (static files) and
@@ -136,7 +151,7 @@ impl Routes {
     /// The router, each route behind the guard of its access.
     pub fn into_router(self, state: &AppState) -> Router<AppState> {
         let mut router = Router::new();
-        for Entry { info, service } in self.entries {
+        for Entry { info, service, .. } in self.entries {
             let service = match info.access {
                 // Server functions check their caller themselves.
                 Access::Public | Access::ServerFunctions => service,

@@ -83,18 +83,24 @@ impl ContainerSource {
 }
 
 /// One code execution, as sent by the platform.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionInput {
+    /// Unique per execution: a retried batch is counted once.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 128, pattern = "^[!-~]+$")]
     execution_id: Option<String>,
     api_key: Option<String>,
     api_key_hash: Option<String>,
     tenant_id: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9+#._-]+$")]
     language: Option<String>,
+    #[schema(required = true, value_type = String, pattern = "^(completed|failed|timeout|error)$")]
     status: Option<String>,
+    #[schema(required = true, value_type = f64, minimum = 0.0, maximum = 86_400_000.0)]
     execution_time_ms: Option<f64>,
     memory_peak_mb: Option<f64>,
     cpu_time_ms: Option<f64>,
+    #[schema(pattern = "^(pool_hit|pool_miss)$")]
     container_source: Option<String>,
     files_uploaded: Option<u32>,
     files_generated: Option<u32>,

@@ -130,7 +130,7 @@ pub(crate) fn measure(field: &str, value: Option<f64>, max: f64) -> Result<f64, 
 }
 
 /// A timestamp: RFC 3339 text, or seconds since the Unix epoch as a number.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum TimestampInput {
     Text(String),

@@ -46,12 +46,14 @@ impl PoolKind {
 }
 
 /// One container-pool event.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoolInput {
     id: Option<String>,
     ts: Option<TimestampInput>,
+    #[schema(required = true, value_type = String, pattern = "^(hit|miss|exhausted)$")]
     kind: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9+#._-]+$")]
     language: Option<String>,
     acquire_time_ms: Option<f64>,
 }

@@ -12,13 +12,19 @@ use super::{
 };
 
 /// One API request served by the platform.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestInput {
+    /// Unique per request (random when absent).
+    #[schema(min_length = 1, max_length = 128, pattern = "^[!-~]+$")]
     id: Option<String>,
     ts: Option<TimestampInput>,
+    #[schema(required = true, value_type = String, pattern = "^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|CONNECT|TRACE)$")]
     method: Option<String>,
+    /// The route template, e.g. `/api/v1/exec/{id}`.
+    #[schema(required = true, value_type = String, max_length = 256, pattern = "^/")]
     endpoint: Option<String>,
+    #[schema(required = true, value_type = u16, minimum = 100, maximum = 599)]
     status_code: Option<u16>,
     duration_ms: Option<f64>,
     api_key: Option<String>,

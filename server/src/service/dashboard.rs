@@ -234,7 +234,7 @@ impl Backend for AppState {
     }
 
     async fn custom_metrics(&self) -> Result<Vec<CustomMetric>, AppError> {
-        self.storage.metric_catalog().await.map_err(super::storage)
+        self.custom_catalog().await
     }
 
     async fn custom_series(
@@ -243,17 +243,8 @@ impl Backend for AppState {
         q: &MetricsQuery,
         attributes: &[(String, String)],
     ) -> Result<Vec<CustomSeries>, AppError> {
-        let filter = self.view_request(q)?.filter;
+        let range = self.view_request(q)?.filter.range;
         let wanted = attributes.iter().cloned().collect();
-        self.storage
-            .metric_points(
-                name,
-                &wanted,
-                filter.range.from_ms,
-                filter.range.to_ms,
-                2_000,
-            )
-            .await
-            .map_err(super::storage)
+        self.custom_points(name, &wanted, &range, 2_000).await
     }
 }

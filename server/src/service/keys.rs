@@ -7,13 +7,18 @@ use app::error::AppError;
 use crate::{
     model::KeyHash,
     state::AppState,
-    storage::keys::{KeyField, PrefixOutcome},
+    storage::keys::{KeyField, PrefixOutcome, TenantKeys},
 };
 
 /// Longest key name accepted.
 pub const MAX_NAME: usize = 64;
 
 impl AppState {
+    /// Every tenant with the prefixes of its keys.
+    pub async fn tenants(&self) -> Result<Vec<TenantKeys>, AppError> {
+        self.storage.tenants().await.map_err(super::storage)
+    }
+
     /// Names the key (`None` clears its name); returns its prefix.
     pub async fn set_key_name(&self, key: &str, name: Option<&str>) -> Result<String, AppError> {
         let name = name.map(str::trim);

@@ -6,8 +6,10 @@
 //! * [`views`]: [`ViewRequest`], the parsed query of one view request;
 //! * [`status`]: health, the process gauges, the Prometheus exposition;
 //! * [`keys`]: naming keys and putting them into tenants;
+//! * [`custom`]: custom metrics received over OTLP;
 //! * [`dashboard`]: the server functions' backend.
 
+pub mod custom;
 mod dashboard;
 pub mod keys;
 pub mod status;

@@ -4,10 +4,13 @@
 use app::error::AppError;
 use serde::Serialize;
 
-use crate::{export::prometheus, health::Health, state::AppState, system::SystemSample};
+use crate::{
+    export::prometheus, health::Health, ingest::writer::WriteError, state::AppState,
+    system::SystemSample,
+};
 
 /// The health score of the last five minutes and the latest host sample.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct HealthWithHost {
     #[serde(flatten)]
     pub health: Health,
@@ -33,6 +36,22 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Whether the process can do its work: the database answers and the
+    /// last commit (if one failed since the last success) did not fail for
+    /// want of disk or database. A busy database or a full buffer pass.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if let Err(error) = self.storage.ping().await {
+            tracing::warn!(%error, "Readiness check: database unavailable.");
+            return Err("the database is unavailable".to_owned());
+        }
+        match self.writer.last_failure() {
+            Some(failure @ (WriteError::DiskFull | WriteError::ReadOnly | WriteError::Storage)) => {
+                Err(format!("the last commit failed: {failure}"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Process figures for the Prometheus export and `/metrics`.
