@@ -30,10 +30,11 @@ trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm
 
 base="http://127.0.0.1:$port"
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+# From the scratch directory: schemathesis keeps its cache in the working directory.
 run() {
-  "$st" run "$base/api/openapi.json" --wait-for-schema 30 --checks "$checks" \
+  (cd "$work" && "$st" run "$base/api/openapi.json" --wait-for-schema 30 --checks "$checks" \
     --phases examples,coverage,fuzzing --max-examples "$examples" --seed "$seed" \
-    --workers 2 --no-color "$@" | tee -a "$work/report.txt"
+    --workers 2 --no-color "$@") | tee -a "$work/report.txt"
 }
 
 echo "[fuzz] every operation, master key"
