@@ -73,6 +73,18 @@ async fn wait_attr(client: &Client, css: &str, name: &str, expected: &str) {
     }
 }
 
+/// The browser's time zone: the dashboard's default `tz`.
+async fn browser_zone(client: &Client) -> String {
+    let zone = client
+        .execute(
+            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
+            vec![],
+        )
+        .await
+        .unwrap();
+    zone.as_str().unwrap().to_owned()
+}
+
 async fn rest(app: &TestApp, view: &str, query: &str) -> Value {
     app.admin_get(&format!("/api/v1/admin/metrics/{view}?{query}"))
         .await
@@ -158,14 +170,7 @@ async fn the_dashboard_from_login_to_logout() {
     log_in(client, "not-the-key").await;
     let error = wait_for(client, "[data-testid=login-error]").await;
     assert!(error.text().await.unwrap().contains("wrong master key"));
-    let tz = client
-        .execute(
-            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let tz = tz.as_str().unwrap().to_owned();
+    let tz = browser_zone(client).await;
     let day = format!("period=day&tz={tz}");
     let before = (
         rest(&app, "summary", &day).await,
@@ -543,14 +548,7 @@ async fn tenants_system_and_alerts_as_an_admin_uses_them() {
     )
     .await;
     wait_for(client, "[data-testid=tenant-filter] option[value=acme]").await;
-    let tz = client
-        .execute(
-            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let tz = tz.as_str().unwrap();
+    let tz = browser_zone(client).await;
     let key_query = format!("period=day&api_key_hash={key}&tz={tz}");
     let of_key = rest(&app, "summary", &key_query).await;
     set_value(client, "[data-testid=tenant-filter]", "acme").await;

@@ -6,6 +6,7 @@ mod admin_custom;
 mod admin_keys;
 mod admin_live;
 mod admin_metrics;
+mod admin_views;
 mod assets;
 pub mod auth;
 pub mod error;
@@ -43,6 +44,7 @@ fn all_routes(config: &Config) -> Routes {
     routes = admin_custom::routes(routes);
     routes = admin_keys::routes(routes);
     routes = admin_live::routes(routes);
+    routes = admin_views::routes(routes);
     routes = admin_metrics::routes(routes);
     routes = public_metrics::routes(routes);
     routes = server_fns::routes(routes);
