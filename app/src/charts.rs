@@ -176,7 +176,7 @@ pub fn draw<DB: DrawingBackend>(
                 .y_labels(5)
                 .label_style(font.clone())
                 .x_label_formatter(&label_of)
-                .y_label_formatter(&|y| format!("{}{unit}", short_number(*y)))
+                .y_label_formatter(&|y| axis_label(*y, &unit))
                 .draw()?;
             for s in series {
                 let color = theme.color(s.color);
@@ -422,6 +422,63 @@ pub fn hover(
     }
 }
 
+/// Legends name at most this many series; the rest are counted.
+pub const LEGEND_MAX: usize = 12;
+
+/// One entry of a chart's legend: the series' name and palette colour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegendEntry {
+    pub name: String,
+    pub color: usize,
+    /// The previous period, drawn lighter.
+    pub faint: bool,
+}
+
+/// The legend of a chart that draws more than one series (lines, or parts
+/// of stacked bars); none for a single series or a heatmap.
+pub fn legend(spec: &ChartSpec) -> Vec<LegendEntry> {
+    let entries: Vec<LegendEntry> = match spec {
+        ChartSpec::Lines { series, .. } => series
+            .iter()
+            .map(|s| LegendEntry {
+                name: s.name.clone(),
+                color: s.color,
+                faint: s.faint,
+            })
+            .collect(),
+        ChartSpec::StackedBars { parts, .. } => parts
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| LegendEntry {
+                name: name.clone(),
+                color: i,
+                faint: false,
+            })
+            .collect(),
+        ChartSpec::Heatmap { .. } => Vec::new(),
+    };
+    if entries.len() > 1 {
+        entries
+    } else {
+        Vec::new()
+    }
+}
+
+/// A value axis label: durations (unit ` ms`) scale to seconds and minutes
+/// (`30 s`, `2.5 min`), other values are short numbers with their unit.
+pub fn axis_label(v: f64, unit: &str) -> String {
+    if unit.trim() == "ms" {
+        let a = v.abs();
+        if a >= 60_000.0 {
+            return format!("{} min", short_number(v / 60_000.0));
+        }
+        if a >= 1_000.0 {
+            return format!("{} s", short_number(v / 1_000.0));
+        }
+    }
+    format!("{}{unit}", short_number(v))
+}
+
 /// `1234567` → `1.2M`, for axis labels.
 pub fn short_number(v: f64) -> String {
     let a = v.abs();
@@ -460,6 +517,66 @@ pub fn group_thousands(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(name: &str, color: usize, faint: bool) -> Series {
+        Series {
+            name: name.into(),
+            values: vec![Some(1.0), Some(2.0)],
+            color,
+            faint,
+        }
+    }
+
+    #[test]
+    fn legends_name_every_series_of_a_multi_series_chart() {
+        let lines = ChartSpec::Lines {
+            labels: vec!["a".into(), "b".into()],
+            series: vec![
+                line("executions", 0, false),
+                line("errors", 1, false),
+                line("previous period", 0, true),
+            ],
+            unit: String::new(),
+        };
+        let names: Vec<(String, usize, bool)> = legend(&lines)
+            .into_iter()
+            .map(|e| (e.name, e.color, e.faint))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("executions".to_owned(), 0, false),
+                ("errors".to_owned(), 1, false),
+                ("previous period".to_owned(), 0, true)
+            ]
+        );
+        let single = ChartSpec::Lines {
+            labels: vec!["a".into()],
+            series: vec![line("success", 2, false)],
+            unit: " %".into(),
+        };
+        assert!(legend(&single).is_empty());
+        let bars = ChartSpec::StackedBars {
+            categories: vec!["python".into()],
+            parts: vec![("acme".into(), vec![1.0]), ("globex".into(), vec![2.0])],
+        };
+        let parts: Vec<(String, usize)> = legend(&bars)
+            .into_iter()
+            .map(|e| (e.name, e.color))
+            .collect();
+        assert_eq!(parts, [("acme".to_owned(), 0), ("globex".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn durations_on_an_axis_scale_to_seconds_and_minutes() {
+        assert_eq!(axis_label(250.0, " ms"), "250 ms");
+        assert_eq!(axis_label(2_500.0, " ms"), "2.5 s");
+        assert_eq!(axis_label(30_000.0, " ms"), "30 s");
+        assert_eq!(axis_label(150_000.0, " ms"), "2.5 min");
+        assert_eq!(axis_label(0.0, " ms"), "0 ms");
+        assert_eq!(axis_label(30_000.0, ""), "30k");
+        assert_eq!(axis_label(50.0, " %"), "50 %");
+    }
 
     fn svg(spec: &ChartSpec) -> String {
         let mut out = String::new();

@@ -277,6 +277,20 @@ async fn the_dashboard_from_login_to_logout() {
     browser.screenshot("dashboard-1280").await.unwrap();
     client.set_window_size(1280, 1000).await.unwrap();
 
+    // Multi-series charts name their series in a legend.
+    for (chart, names) in [
+        ("executions", vec!["executions", "errors"]),
+        ("duration", vec!["average", "p95"]),
+    ] {
+        let css = format!("[data-testid=legend][data-chart={chart}] li[data-series]");
+        wait_for(client, &css).await;
+        let mut shown = Vec::new();
+        for entry in client.find_all(Locator::Css(&css)).await.unwrap() {
+            shown.push(entry.attr("data-series").await.unwrap().unwrap());
+        }
+        assert_eq!(shown, names, "legend of {chart}");
+    }
+
     // Hovering a chart reads out the value under the pointer.
     let canvas = client
         .find(Locator::Css("canvas[data-chart=executions]"))
@@ -360,6 +374,25 @@ async fn the_dashboard_from_login_to_logout() {
         .await
         .unwrap();
     assert_eq!(selected.as_str(), Some("python"));
+
+    // A key's name in the key table shows that key only.
+    let key = attr(client, "[data-testid=key-row]", "data-key").await;
+    let key_query = format!("period=month&language=python&tz={tz}&api_key_hash={key}");
+    let of_key = rest(&app, "summary", &key_query).await;
+    click(
+        client,
+        &format!("[data-testid=key-row][data-key='{key}'] [data-testid=key-link]"),
+    )
+    .await;
+    wait_total(client, &app, &key_query, &of_key).await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains(&format!("api_key_hash={key}"))
+    );
 
     // Phone width: still usable; screenshot for the README.
     client

@@ -1,12 +1,13 @@
 //! A chart on a canvas: sized to its container, drawn at the device pixel
 //! ratio (crisp on high-DPI screens), redrawn when its data or the window
-//! size changes, with a read-out of the value under the pointer.
+//! size changes, with a read-out of the value under the pointer and a
+//! legend naming each series in its colour.
 
 use leptos::{html, prelude::*};
 
-use crate::charts::ChartSpec;
 #[cfg(target_arch = "wasm32")]
 use crate::charts::Layout;
+use crate::charts::{ChartSpec, LEGEND_MAX, Theme, legend};
 
 #[component]
 pub fn Chart(
@@ -48,7 +49,46 @@ pub fn Chart(
         readout.set(read_at(&element, &spec, &event));
     };
 
+    let entries = move || spec.with(|s| s.as_ref().map(legend).unwrap_or_default());
     view! {
+        {move || {
+            let entries = entries();
+            let hidden = entries.len().saturating_sub(LEGEND_MAX);
+            (!entries.is_empty())
+                .then(|| {
+                    let palette = theme().palette;
+                    view! {
+                        <ul class="legend" data-testid="legend" data-chart=id>
+                            {entries
+                                .into_iter()
+                                .take(LEGEND_MAX)
+                                .map(|entry| {
+                                    let c = palette[entry.color % palette.len()];
+                                    let alpha = if entry.faint { 0.45 } else { 1.0 };
+                                    let name = entry.name.clone();
+                                    view! {
+                                        <li data-series=name>
+                                            <span
+                                                class="swatch"
+                                                aria-hidden="true"
+                                                style=format!(
+                                                    "background:rgba({},{},{},{alpha})",
+                                                    c.0,
+                                                    c.1,
+                                                    c.2,
+                                                )
+                                            ></span>
+                                            {entry.name}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                            {(hidden > 0)
+                                .then(|| view! { <li class="muted">{format!("and {hidden} more")}</li> })}
+                        </ul>
+                    }
+                })
+        }}
         <div class="chart" style=format!("height:{height}px")>
             <canvas
                 node_ref=canvas
@@ -93,11 +133,7 @@ fn paint(element: &web_sys::HtmlCanvasElement, spec: &ChartSpec, height: u32) {
     element.set_height((f64::from(height) * scale).round() as u32);
     let style = format!("width:{width}px;height:{height}px");
     let _ = element.set_attribute("style", &style);
-    let theme = if crate::browser::prefers_dark() {
-        crate::charts::Theme::dark()
-    } else {
-        crate::charts::Theme::light()
-    };
+    let theme = theme();
     if let Some(backend) = CanvasBackend::with_canvas_object(element.clone()) {
         let root = backend.into_drawing_area();
         if let Err(error) = crate::charts::draw(&root, spec, &theme, &Layout::for_spec(spec, scale))
@@ -105,6 +141,15 @@ fn paint(element: &web_sys::HtmlCanvasElement, spec: &ChartSpec, height: u32) {
             leptos::logging::warn!("chart drawing failed: {error:?}");
         }
     }
+}
+
+/// The palette of the system's colour scheme (light outside the browser).
+fn theme() -> Theme {
+    #[cfg(target_arch = "wasm32")]
+    if crate::browser::prefers_dark() {
+        return Theme::dark();
+    }
+    Theme::light()
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -333,7 +333,21 @@ pub fn Board() -> impl IntoView {
                 {move || error_of(heatmap, "the heatmap")}
             </Panel>
             <Panel title="API keys" csv=Signal::derive(move || csv("api-keys"))>
-                {move || loaded(keys, "API keys", move |k| view! { <KeyTable keys=k tick=tick /> })}
+                {move || {
+                    loaded(
+                        keys,
+                        "API keys",
+                        move |k| {
+                            // A key's name filters the board by that key.
+                            let pick = Callback::new(move |key: String| {
+                                let mut next = filters.get_untracked();
+                                next.keys = vec![key];
+                                set_view.with_value(|s| s(next));
+                            });
+                            view! { <KeyTable keys=k tick=tick pick=pick /> }
+                        },
+                    )
+                }}
             </Panel>
             <Panel title="Execution queue" csv=Signal::derive(move || csv("summary"))>
                 <QueuePanel
@@ -344,7 +358,7 @@ pub fn Board() -> impl IntoView {
                     })
                 />
             </Panel>
-            <section class="grid-2">
+            <section class="grid-halves">
                 <Panel title="Container pool" csv=Signal::derive(move || csv("pool"))>
                     {move || loaded(pool, "pool statistics", |p| view! { <PoolPanel pool=p /> })}
                 </Panel>
@@ -984,7 +998,7 @@ fn executions_chart(s: &TimeSeries) -> ChartSpec {
     ];
     if let Some(previous) = &s.previous {
         series.push(Series {
-            name: "previous".into(),
+            name: "previous period".into(),
             values: as_f64(&previous.executions),
             color: 0,
             faint: true,
@@ -1006,7 +1020,7 @@ fn success_chart(s: &TimeSeries) -> ChartSpec {
     }];
     if let Some(previous) = &s.previous {
         series.push(Series {
-            name: "previous".into(),
+            name: "previous period".into(),
             values: where_any(&previous.success_rate, &previous.executions),
             color: 2,
             faint: true,
@@ -1022,7 +1036,7 @@ fn success_chart(s: &TimeSeries) -> ChartSpec {
 fn duration_chart(s: &TimeSeries) -> ChartSpec {
     let series = vec![
         Series {
-            name: "avg".into(),
+            name: "average".into(),
             values: where_any(&s.avg_duration, &s.executions),
             color: 3,
             faint: false,
@@ -1131,7 +1145,7 @@ const KEY_COLUMNS: [KeyColumn; 8] = [
 ];
 
 #[component]
-fn KeyTable(keys: Vec<ApiKeyUsage>, tick: RwSignal<u64>) -> impl IntoView {
+fn KeyTable(keys: Vec<ApiKeyUsage>, tick: RwSignal<u64>, pick: Callback<String>) -> impl IntoView {
     if keys.is_empty() {
         return view! {
             <p class="empty muted">"No API keys yet: they appear with the first events that carry one."</p>
@@ -1207,9 +1221,20 @@ fn KeyTable(keys: Vec<ApiKeyUsage>, tick: RwSignal<u64>) -> impl IntoView {
                                 view! {
                                     <tr data-testid="key-row" data-key=k.key_hash.clone() data-usage=k.usage_count>
                                         <th scope="row">
-                                            {k.name.clone().unwrap_or_default()}
-                                            " "
-                                            <code>{k.key_hash.clone()}</code>
+                                            <button
+                                                type="button"
+                                                class="link"
+                                                data-testid="key-link"
+                                                title="Show this key only"
+                                                on:click={
+                                                    let key = k.key_hash.clone();
+                                                    move |_| pick.run(key.clone())
+                                                }
+                                            >
+                                                {k.name.clone().unwrap_or_default()}
+                                                " "
+                                                <code>{k.key_hash.clone()}</code>
+                                            </button>
                                         </th>
                                         <td>
                                             <TenantCell key=k.key_hash.clone() tenant=k.tenant.clone().unwrap_or_default() tick=tick />
