@@ -95,7 +95,10 @@ pub fn pieces(bounds: &[i64], grains: &[Granularity], horizon: Horizon) -> Vec<P
 
 /// Covers `[a, b)` with the coarsest aligned buckets, finer ones at the
 /// edges, raw rows at last. `open`: nothing lies beyond `b` (it is the
-/// present), so the bucket holding `b` may be read whole.
+/// present), so the bucket of the finest grain holding `b` may be read
+/// whole. Coarser grains stop at their last closed bucket: an open bucket
+/// is read from SQL on every call (only closed ones are cached), so the
+/// open part is kept as small as the grains allow.
 fn decompose(a: i64, b: i64, grains: &[Granularity], open: bool, out: &mut Vec<Piece>) {
     if a >= b {
         return;
@@ -106,7 +109,7 @@ fn decompose(a: i64, b: i64, grains: &[Granularity], open: bool, out: &mut Vec<P
     };
     let width = grain.millis().unwrap_or(DAY_MS);
     let lo = ceil_to(a, width);
-    let hi = if open {
+    let hi = if open && finer.is_empty() {
         ceil_to(b, width)
     } else {
         floor_to(b, width)
@@ -244,12 +247,42 @@ mod tests {
         };
         let p = pieces(&[now - 3 * DAY_MS, now], &ALL, horizon);
         let last = p.last().unwrap();
-        assert_eq!(last.source, Source::Rollup(Granularity::Day));
-        assert_eq!(last.to_ms, ceil_to(now, DAY_MS));
+        // Only the finest grain's open bucket is read whole: the closed
+        // days, hours and quarters before it come from the cache.
+        let quarter = Granularity::QuarterHour.millis().unwrap();
+        assert_eq!(last.source, Source::Rollup(Granularity::QuarterHour));
+        assert_eq!(last.to_ms, ceil_to(now, quarter));
+        assert!(last.from_ms <= floor_to(now, quarter));
+        for coarser in [Granularity::Day, Granularity::Hour] {
+            let width = coarser.millis().unwrap();
+            assert!(
+                p.iter()
+                    .filter(|p| p.source == Source::Rollup(coarser))
+                    .all(|p| p.to_ms <= floor_to(now, width)),
+                "{coarser:?} stops at its last closed bucket: {p:?}"
+            );
+        }
         assert!(p.iter().all(|p| p.source != Source::Raw || p.to_ms <= now));
         // Only the last interval may end in the present.
         let hour = floor_to(now, HOUR_MS);
         let p = pieces(&[hour - HOUR_MS, hour, now], &ALL, horizon);
+        assert_eq!(
+            p,
+            vec![
+                piece(Source::Rollup(Granularity::Hour), hour - HOUR_MS, hour),
+                piece(
+                    Source::Rollup(Granularity::QuarterHour),
+                    hour,
+                    ceil_to(now, quarter)
+                ),
+            ]
+        );
+        // A rollup without quarter hours reads its open hour whole.
+        let p = pieces(
+            &[hour - HOUR_MS, now],
+            &[Granularity::Hour, Granularity::Day],
+            horizon,
+        );
         assert_eq!(
             p,
             vec![piece(

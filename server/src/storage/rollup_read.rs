@@ -129,6 +129,7 @@ impl Storage {
             .collect();
         let table = read.rollup.table;
         if !self.cache.would_fit(table, read.grain, closed.len()) {
+            tracing::debug!(table, grain = ?read.grain, buckets = closed.len(), "Rollup read from SQL: the range would not fit the cache.");
             return self.read_sql(read, first.0, last.1, &mut visit).await;
         }
         let mut cached: Vec<(i64, Arc<BucketRows>)> = Vec::with_capacity(closed.len());
@@ -139,6 +140,7 @@ impl Storage {
                 _ => missing.push(bucket),
             }
         }
+        tracing::debug!(table, grain = ?read.grain, cached = cached.len(), missing = missing.len(), "Rollup read.");
         for run in runs(&missing, width) {
             cached.extend(self.load(read, run.0, run.1).await?);
         }
