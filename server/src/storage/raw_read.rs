@@ -100,14 +100,13 @@ impl Storage {
     }
 }
 
-/// A numeric result, INTEGER or REAL; NULL (no rows) is 0.
+/// A numeric result, INTEGER or REAL; NULL (no rows) is 0. Unchecked:
+/// SQLite converts an INTEGER to a double itself, and the checked decode
+/// would build (and format) a type-mismatch error for every INTEGER value.
 fn number(row: &sqlx::sqlite::SqliteRow, column: usize) -> Result<f64, sqlx::Error> {
-    match row.try_get::<Option<f64>, _>(column) {
-        Ok(value) => Ok(value.unwrap_or(0.0)),
-        Err(_) => Ok(row
-            .try_get::<Option<i64>, _>(column)?
-            .map_or(0.0, |v| v as f64)),
-    }
+    Ok(row
+        .try_get_unchecked::<Option<f64>, _>(column)?
+        .unwrap_or(0.0))
 }
 
 /// The SQL of a raw read. Parameters: ?1, ?2 the id range, ?3 the time
