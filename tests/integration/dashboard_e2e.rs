@@ -73,6 +73,16 @@ async fn wait_attr(client: &Client, css: &str, name: &str, expected: &str) {
     }
 }
 
+/// The page's URL carries `part` (the filters live in the URL).
+async fn assert_url_has(client: &Client, part: impl AsRef<str>) {
+    let url = client.current_url().await.unwrap();
+    assert!(
+        url.as_str().contains(part.as_ref()),
+        "{url} lacks {}",
+        part.as_ref()
+    );
+}
+
 /// The browser's time zone: the dashboard's default `tz`.
 async fn browser_zone(client: &Client) -> String {
     let zone = client
@@ -326,14 +336,7 @@ async fn the_dashboard_from_login_to_logout() {
         .await
         .unwrap();
     wait_total(client, &app, &week_query, &week).await;
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .as_str()
-            .contains("period=week")
-    );
+    assert_url_has(client, "period=week").await;
     assert_ne!(week["total_executions"], summary["total_executions"]);
 
     // So does the API-key filter.
@@ -353,14 +356,7 @@ async fn the_dashboard_from_login_to_logout() {
         .await
         .unwrap();
     wait_total(client, &app, &one_key_query, &one_key).await;
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .as_str()
-            .contains(&format!("api_key_hash={key}"))
-    );
+    assert_url_has(client, format!("api_key_hash={key}")).await;
 
     // A pasted URL restores its view.
     let python_query = format!("period=month&language=python&tz={tz}");
@@ -393,14 +389,7 @@ async fn the_dashboard_from_login_to_logout() {
     )
     .await;
     wait_total(client, &app, &key_query, &of_key).await;
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .as_str()
-            .contains(&format!("api_key_hash={key}"))
-    );
+    assert_url_has(client, format!("api_key_hash={key}")).await;
 
     // Phone width: still usable; screenshot for the README.
     client
@@ -594,14 +583,7 @@ async fn tenants_system_and_alerts_as_an_admin_uses_them() {
     let of_key = rest(&app, "summary", &key_query).await;
     set_value(client, "[data-testid=tenant-filter]", "acme").await;
     wait_ready(client).await;
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .as_str()
-            .contains("tenant=acme")
-    );
+    assert_url_has(client, "tenant=acme").await;
     // The tenant's figures are its one key's.
     let tenant_query = format!("period=day&tenant=acme&tz={tz}");
     wait_total(client, &app, &tenant_query, &of_key).await;
@@ -632,14 +614,7 @@ async fn tenants_system_and_alerts_as_an_admin_uses_them() {
     assert!((0.0..=100.0).contains(&cpu), "{cpu}");
     click(client, "button[data-range='6h']").await;
     wait_attr(client, "button[data-range='6h']", "aria-pressed", "true").await;
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .as_str()
-            .contains("range=6h")
-    );
+    assert_url_has(client, "range=6h").await;
     wait_for(
         client,
         "canvas[data-chart=system-utilization][data-drawn=true]",
