@@ -52,6 +52,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u32 },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+    /// An internal failure the service has already logged in full.
+    #[error("internal error")]
+    Logged,
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -76,9 +79,8 @@ impl From<AppError> for ApiError {
             AppError::TooManyAttempts { retry_after_secs } => Self::TooManyRequests {
                 retry_after_secs: u32::try_from(retry_after_secs).unwrap_or(u32::MAX),
             },
-            AppError::Internal | AppError::Transport(_) => {
-                Self::Internal(anyhow::anyhow!("{error}"))
-            }
+            AppError::Internal => Self::Logged,
+            AppError::Transport(_) => Self::Internal(anyhow::anyhow!("{error}")),
         }
     }
 }
@@ -114,6 +116,7 @@ impl IntoResponse for ApiError {
             Self::InvalidEvent { .. } => StatusCode::BAD_REQUEST,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Logged => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "Request failed.");
                 StatusCode::INTERNAL_SERVER_ERROR

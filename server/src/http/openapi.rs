@@ -32,11 +32,30 @@ pub struct Doc {
     summary: &'static str,
     params: Vec<Parameter>,
     body: Option<(Vec<&'static str>, RefOr<Schema>)>,
-    /// The success answer: status, JSON schema, text content types.
-    ok: (u16, Option<RefOr<Schema>>, Vec<&'static str>),
+    ok: Success,
     /// Error answers besides the ones every route of its access has.
     errors: Vec<(u16, &'static str)>,
     schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+/// The success answer of a route.
+#[derive(Clone, Default)]
+struct Success {
+    status: u16,
+    /// The JSON body's schema; `None`: no JSON body.
+    json: Option<RefOr<Schema>>,
+    /// Text content types it may also come as.
+    texts: Vec<&'static str>,
+}
+
+impl Success {
+    fn json(status: u16, schema: RefOr<Schema>) -> Self {
+        Self {
+            status,
+            json: Some(schema),
+            texts: Vec::new(),
+        }
+    }
 }
 
 /// A schema by reference, its definition (and those it uses) kept for the
@@ -56,7 +75,7 @@ impl Doc {
     pub fn new(summary: &'static str) -> Self {
         Self {
             summary,
-            ok: (200, Some(any_object()), Vec::new()),
+            ok: Success::json(200, any_object()),
             ..Self::default()
         }
     }
@@ -97,7 +116,7 @@ impl Doc {
     /// Answers 200 with a JSON `T`.
     pub fn json<T: ToSchema>(mut self) -> Self {
         let schema = reference::<T>(&mut self.schemas);
-        self.ok.1 = Some(schema);
+        self.ok.json = Some(schema);
         self
     }
 
@@ -105,31 +124,38 @@ impl Doc {
     pub fn json_list<T: ToSchema>(mut self) -> Self {
         let item = reference::<T>(&mut self.schemas);
         let list = ArrayBuilder::new().items(item).build();
-        self.ok.1 = Some(list.into());
+        self.ok.json = Some(list.into());
         self
     }
 
     /// Answers with a JSON object not spelled out (with status `status`).
     pub fn json_object(mut self, status: u16) -> Self {
-        self.ok = (status, Some(any_object()), Vec::new());
+        self.ok = Success::json(status, any_object());
         self
     }
 
     /// Answers 200 with text of this content type.
     pub fn text(mut self, content_type: &'static str) -> Self {
-        self.ok = (200, None, vec![content_type]);
+        self.ok = Success {
+            status: 200,
+            json: None,
+            texts: vec![content_type],
+        };
         self
     }
 
     /// The success answer may also come as text of this content type.
     pub fn or_text(mut self, content_type: &'static str) -> Self {
-        self.ok.2.push(content_type);
+        self.ok.texts.push(content_type);
         self
     }
 
     /// Answers with `status` and no body.
     pub fn empty(mut self, status: u16) -> Self {
-        self.ok = (status, None, Vec::new());
+        self.ok = Success {
+            status,
+            ..Success::default()
+        };
         self
     }
 
@@ -162,7 +188,11 @@ pub fn document<'a>(routes: impl IntoIterator<Item = (&'a RouteInfo, &'a Doc)>) 
             }
             operation = operation.request_body(Some(body.build()));
         }
-        let (status, json, texts) = &doc.ok;
+        let Success {
+            status,
+            json,
+            texts,
+        } = &doc.ok;
         let mut ok = ResponseBuilder::new().description("success");
         if let Some(schema) = json {
             ok = ok.content(
