@@ -10,26 +10,49 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::{Value, json};
 use tally_tests::{MASTER_KEY, process::ServerProcess};
 
 use crate::{
     Scale,
-    report::{Report, Row, percentile, rss_mb},
+    report::{Report, Row, cpu_seconds, percentile, rss_mb},
 };
 
 const GROUP: &str = "ingest";
 
-/// One execution event as producers send it.
-fn event(id: &str, now: &str, i: usize) -> Value {
-    json!({
-        "execution_id": id, "api_key": format!("sk-bench-{}", i % 8),
-        "language": (["python", "javascript", "go", "rust"])[i % 4],
-        "status": if i.is_multiple_of(17) { "failed" } else { "completed" },
-        "execution_time_ms": 20 + (i % 400), "memory_peak_mb": 40.0, "cpu_time_ms": 15,
-        "container_source": if i.is_multiple_of(9) { "pool_miss" } else { "pool_hit" },
-        "output_size_bytes": 512, "created_at": now,
-    })
+/// A batch of execution events as producers send them, written straight
+/// into the body: the load generator shares the server's two cores, so its
+/// own work per event is kept to a formatted write (building a
+/// `serde_json::Value` per event cost it about a tenth of the machine).
+fn batch_body(tag: &str, n: usize, batch: usize, now: &str) -> Vec<u8> {
+    use std::fmt::Write;
+    let mut body = String::with_capacity(batch * 330 + 2);
+    body.push('[');
+    for i in 0..batch {
+        let k = i + n;
+        if i > 0 {
+            body.push(',');
+        }
+        let language = ["python", "javascript", "go", "rust"][k % 4];
+        let status = if k.is_multiple_of(17) {
+            "failed"
+        } else {
+            "completed"
+        };
+        let source = if k.is_multiple_of(9) {
+            "pool_miss"
+        } else {
+            "pool_hit"
+        };
+        write!(
+            body,
+            r#"{{"execution_id":"{tag}-{n}-{i}","api_key":"sk-bench-{key}","language":"{language}","status":"{status}","execution_time_ms":{time},"memory_peak_mb":40.0,"cpu_time_ms":15,"container_source":"{source}","output_size_bytes":512,"created_at":"{now}"}}"#,
+            key = k % 8,
+            time = 20 + k % 400,
+        )
+        .expect("writing to a String");
+    }
+    body.push(']');
+    body.into_bytes()
 }
 
 struct LoadResult {
@@ -39,6 +62,10 @@ struct LoadResult {
     p99_ms: f64,
     errors: u64,
     max_rss_mb: f64,
+    /// Share of the machine's CPU time the server used during the load.
+    server_cpu_share: f64,
+    /// Share the load generator (this process) used.
+    client_cpu_share: f64,
 }
 
 /// `connections` clients send batches of `batch` for `seconds`.
@@ -68,13 +95,8 @@ async fn load(
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                // Serialised up front: the generator's own JSON work stays out of the timing.
-                let body: Vec<u8> = serde_json::to_vec(
-                    &(0..batch)
-                        .map(|i| event(&format!("{tag}-{n}-{i}"), &now, i + n))
-                        .collect::<Vec<_>>(),
-                )
-                .expect("json");
+                // Built before the clock starts: the request's latency is the server's.
+                let body = batch_body(&tag, n, batch, &now);
                 n += 1;
                 let started = Instant::now();
                 let response = client
@@ -98,6 +120,7 @@ async fn load(
         }));
     }
     let started = Instant::now();
+    let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
     let mut max_rss = 0.0f64;
     while started.elapsed() < Duration::from_secs(seconds) {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -105,6 +128,10 @@ async fn load(
     }
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let share = |before: f64, after: f64| (after - before) / (elapsed * cores);
+    let server_cpu_share = share(cpu_before.0, cpu_seconds(&pid.to_string()));
+    let client_cpu_share = share(cpu_before.1, cpu_seconds("self"));
     let mut latencies = Vec::new();
     for task in tasks {
         latencies.extend(task.await.expect("load task"));
@@ -117,6 +144,8 @@ async fn load(
         p99_ms: percentile(&mut latencies, 0.99),
         errors: errors.load(Ordering::Relaxed),
         max_rss_mb: max_rss,
+        server_cpu_share,
+        client_cpu_share,
     }
 }
 
@@ -274,6 +303,16 @@ fn add_rows(
         ("requests/s", result.requests_per_second, "req/s"),
         ("p50 latency", result.p50_ms, "ms"),
         ("p99 latency", result.p99_ms, "ms"),
+        (
+            "server CPU (share of all cores)",
+            result.server_cpu_share,
+            "",
+        ),
+        (
+            "load generator CPU (share of all cores)",
+            result.client_cpu_share,
+            "",
+        ),
     ];
     for (what, value, unit) in plain {
         report.add(Row {
@@ -298,5 +337,28 @@ fn add_rows(
             target: Some("0".to_owned()),
             met: Some(false),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_body_is_a_json_array_of_distinct_valid_events() {
+        let body = batch_body("t", 3, 50, "2026-12-02T10:00:00.000Z");
+        let events: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(events.len(), 50);
+        let ids: std::collections::HashSet<&str> = events
+            .iter()
+            .map(|e| e["execution_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 50);
+        assert_eq!(events[0]["execution_id"], "t-3-0");
+        assert_eq!(events[0]["api_key"], "sk-bench-3");
+        assert_eq!(events[1]["language"], "python");
+        assert_eq!(events[14]["status"], "failed");
+        assert_eq!(events[6]["container_source"], "pool_miss");
+        assert_eq!(events[0]["execution_time_ms"], 23);
     }
 }

@@ -170,6 +170,32 @@ pub fn rss_mb(pid: u32) -> f64 {
     tally::system::process_rss_mb(&pid.to_string())
 }
 
+/// The unit of `/proc/<pid>/stat` times: Linux reports them in USER_HZ
+/// ticks, 100 a second on every architecture it exports to user space.
+const USER_HZ: f64 = 100.0;
+
+/// CPU time (user + system) a process has used, in seconds, from
+/// `/proc/<pid>/stat` (`"self"` for this process); 0 where unreadable.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name, which ends with the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5); 12 and 13 here.
+    (ticks(11) + ticks(12)) / USER_HZ
+}
+
 /// A group name made at run time (from a dataset's size). Rows keep
 /// `&'static str` groups; the handful of names a run makes live until exit.
 pub fn group(name: String) -> &'static str {

@@ -25,8 +25,8 @@ use crate::{
     clock,
     model::time::DAY_MS,
     model::{
-        ApiRequest, Batch, Execution, ExecutionInput, FieldError, Limits, PoolEvent, PoolInput,
-        RequestInput,
+        ApiRequest, Batch, Execution, ExecutionInput, FieldError, KeyMemo, Limits, PoolEvent,
+        PoolInput, RequestInput,
     },
     state::AppState,
 };
@@ -42,6 +42,7 @@ trait EventKind: Send + 'static {
     fn validate(
         input: Self::Input,
         limits: &Limits,
+        keys: &mut KeyMemo,
         detailed: bool,
     ) -> Result<Self::Event, FieldError>;
     fn batch(events: Vec<Self::Event>) -> Batch;
@@ -57,9 +58,10 @@ impl EventKind for Executions {
     fn validate(
         input: ExecutionInput,
         limits: &Limits,
+        keys: &mut KeyMemo,
         detailed: bool,
     ) -> Result<Execution, FieldError> {
-        let mut event = input.validate(limits)?;
+        let mut event = input.validate_with(limits, keys)?;
         if !detailed {
             event.session_id = None;
             event.user_id = None;
@@ -78,9 +80,10 @@ impl EventKind for Requests {
     fn validate(
         input: RequestInput,
         limits: &Limits,
+        keys: &mut KeyMemo,
         detailed: bool,
     ) -> Result<ApiRequest, FieldError> {
-        let mut event = input.validate(limits)?;
+        let mut event = input.validate_with(limits, keys)?;
         if !detailed {
             event.client_ip = None;
             event.user_agent = None;
@@ -98,6 +101,7 @@ impl EventKind for Pool {
     fn validate(
         input: PoolInput,
         limits: &Limits,
+        _keys: &mut KeyMemo,
         _detailed: bool,
     ) -> Result<PoolEvent, FieldError> {
         input.validate(limits)
@@ -178,8 +182,9 @@ async fn ingest<K: EventKind>(
     let detailed = config.detailed_metrics_enabled;
     let inline = body.len() <= PARSE_INLINE_BYTES;
     let parse = move || {
+        let mut keys = KeyMemo::default();
         body::parse_batch(&body, format, max_events, |input| {
-            K::validate(input, &limits, detailed)
+            K::validate(input, &limits, &mut keys, detailed)
         })
     };
     let events = if inline {

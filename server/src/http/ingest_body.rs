@@ -47,11 +47,15 @@ impl BodyFormat {
 }
 
 /// Parses every event of the body, or fails on the first bad one.
+///
+/// A body is first read in one pass straight into events; only a body that
+/// fails to read that way is split into events and read again event by
+/// event, with the field path tracked, to name the bad one.
 pub fn parse_batch<I, T>(
     body: &[u8],
     format: BodyFormat,
     max_events: usize,
-    validate: impl Fn(I) -> Result<T, FieldError>,
+    mut validate: impl FnMut(I) -> Result<T, FieldError>,
 ) -> Result<Vec<T>, ApiError>
 where
     I: DeserializeOwned,
@@ -62,20 +66,61 @@ where
             e.valid_up_to()
         ))
     })?;
+    let inputs = match read_fast::<I>(text, format) {
+        Some(inputs) => inputs,
+        None => read_checked::<I>(text, format, max_events)?,
+    };
+    if inputs.len() > max_events {
+        return Err(too_many(inputs.len(), max_events));
+    }
+    inputs
+        .into_iter()
+        .enumerate()
+        .map(|(index, input)| {
+            validate(input).map_err(|error| ApiError::InvalidEvent { index, error })
+        })
+        .collect()
+}
+
+fn too_many(events: usize, max_events: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "the batch has {events} events; the limit is {max_events} per request"
+    ))
+}
+
+/// Every event of a well-formed body in one pass; `None` if any part of it
+/// does not read, which [`read_checked`] then explains.
+fn read_fast<I: DeserializeOwned>(text: &str, format: BodyFormat) -> Option<Vec<I>> {
+    match format {
+        BodyFormat::Json => match text.trim_start().as_bytes().first() {
+            Some(b'[') => serde_json::from_str(text).ok(),
+            Some(b'{') => serde_json::from_str(text).ok().map(|one| vec![one]),
+            _ => None,
+        },
+        BodyFormat::Ndjson => text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| serde_json::from_str(line).ok())
+            .collect(),
+    }
+}
+
+/// Reads the body event by event, naming the index and field of the first
+/// one that does not read.
+fn read_checked<I: DeserializeOwned>(
+    text: &str,
+    format: BodyFormat,
+    max_events: usize,
+) -> Result<Vec<I>, ApiError> {
     let items = split(text, format)?;
     if items.len() > max_events {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "the batch has {} events; the limit is {max_events} per request",
-            items.len()
-        )));
+        return Err(too_many(items.len(), max_events));
     }
     items
         .into_iter()
         .enumerate()
         .map(|(index, item)| {
-            let input =
-                parse_one::<I>(item).map_err(|error| ApiError::InvalidEvent { index, error })?;
-            validate(input).map_err(|error| ApiError::InvalidEvent { index, error })
+            parse_one::<I>(item).map_err(|error| ApiError::InvalidEvent { index, error })
         })
         .collect()
 }

@@ -8,7 +8,7 @@ use super::{
         FieldError, Limits, MAX_DURATION_MS, MAX_ID, MAX_MEMORY_MB, TimestampInput, identifier,
         language, measure, optional_text, required, timestamp,
     },
-    key::{KeyHash, event_tenant, key_hash},
+    key::{KeyHash, KeyMemo, event_tenant, key_hash},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -143,7 +143,16 @@ pub struct Execution {
 
 impl ExecutionInput {
     pub fn validate(self, limits: &Limits) -> Result<Execution, FieldError> {
-        let key = key_hash(self.api_key, self.api_key_hash)?;
+        self.validate_with(limits, &mut KeyMemo::default())
+    }
+
+    /// [`Self::validate`], hashing raw keys through `keys` (one per request).
+    pub fn validate_with(
+        self,
+        limits: &Limits,
+        keys: &mut KeyMemo,
+    ) -> Result<Execution, FieldError> {
+        let key = key_hash(self.api_key, self.api_key_hash, keys)?;
         Ok(Execution {
             execution_id: identifier("execution_id", required("execution_id", self.execution_id)?)?,
             tenant: event_tenant(self.tenant_id, key.as_ref())?,
@@ -204,7 +213,7 @@ mod tests {
             r#"{"execution_id":"e1","api_key":"sk-live-123","language":"go","status":"failed","execution_time_ms":1}"#,
         )
         .unwrap();
-        let key = e.key.clone().unwrap();
+        let key = e.key.unwrap();
         assert_eq!(key.as_str(), hex::encode(Sha256::digest(b"sk-live-123")));
         assert_eq!(key.prefix().len(), 16);
         assert!(!format!("{e:?}").contains("sk-live-123"));

@@ -17,6 +17,6 @@ pub use codes::Coded;
 pub use execution::{ContainerSource, ExecStatus, Execution, ExecutionInput};
 pub use fields::{FieldError, Limits, TimestampInput};
 pub use granularity::Granularity;
-pub use key::{KeyHash, MAX_TENANT, tenant};
+pub use key::{KeyHash, KeyMemo, MAX_TENANT, tenant};
 pub use pool::{PoolEvent, PoolInput, PoolKind};
 pub use request::{ApiRequest, METHODS, RequestInput, method_code};

@@ -8,7 +8,7 @@ use super::{
         MAX_USER_AGENT, TimestampInput, id_or_random, measure, optional_text, required, text,
         timestamp,
     },
-    key::{KeyHash, event_tenant, key_hash},
+    key::{KeyHash, KeyMemo, event_tenant, key_hash},
 };
 
 /// One API request served by the platform.
@@ -67,6 +67,15 @@ pub const METHODS: [&str; 9] = [
 
 impl RequestInput {
     pub fn validate(self, limits: &Limits) -> Result<ApiRequest, FieldError> {
+        self.validate_with(limits, &mut KeyMemo::default())
+    }
+
+    /// [`Self::validate`], hashing raw keys through `keys` (one per request).
+    pub fn validate_with(
+        self,
+        limits: &Limits,
+        keys: &mut KeyMemo,
+    ) -> Result<ApiRequest, FieldError> {
         let method = required("method", self.method)?.to_ascii_uppercase();
         if !METHODS.contains(&method.as_str()) {
             return Err(FieldError::new(
@@ -92,7 +101,7 @@ impl RequestInput {
                 "must be between 100 and 599",
             ));
         }
-        let key = key_hash(self.api_key, self.api_key_hash)?;
+        let key = key_hash(self.api_key, self.api_key_hash, keys)?;
         Ok(ApiRequest {
             id: id_or_random("id", self.id)?,
             stamped: self.ts.is_none(),

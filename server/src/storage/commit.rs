@@ -320,7 +320,7 @@ async fn resolve(
         .bind(now_ms / 1000)
         .fetch_one(&mut **tx)
         .await?;
-        new.keys.insert(key.clone(), id);
+        new.keys.insert(*key, id);
     }
     dictionary(
         tx,

@@ -16,7 +16,7 @@ use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 
 use super::{
     facts::{self, Bind, ColumnType, DimValues, FactDecl, MAX_DIMS, RollupDecl},
-    sql::{bind_all, chunks, rollup_fetch, rollup_upsert},
+    sql::{bind_all, chunks, execute_pipelined, rollup_fetch, rollup_upsert},
 };
 use crate::{histogram::Histogram, model::Granularity};
 
@@ -331,31 +331,33 @@ pub async fn write(
     for rows in by_rollup.into_values() {
         let (fact, rollup) = rows[0].0.decl();
         let blobs: Vec<Vec<u8>> = rows.iter().map(|(_, r)| r.hist.encode()).collect();
-        for (chunk, blobs) in chunks(&rows, UPSERT_CHUNK).zip(chunks(&blobs, UPSERT_CHUNK)) {
-            let mut binds: Vec<Bind<'_>> = Vec::new();
-            for ((key, row), blob) in chunk.iter().zip(blobs) {
-                binds.push(Bind::Int(key.grain.code()));
-                binds.push(Bind::Int(key.bucket));
-                binds.extend(key.dims[..rollup.dims.len()].iter().map(|d| Bind::Int(*d)));
-                for (value, measure) in row.values.iter().zip(fact.measures) {
-                    // An empty maximum (rows with no such values) is stored as 0.
-                    let value = if value.is_finite() { *value } else { 0.0 };
-                    binds.push(match measure.kind {
-                        ColumnType::Int => Bind::Int(value.round() as i64),
-                        _ => Bind::Real(value),
-                    });
+        let mut binds: Vec<Bind<'_>> = Vec::new();
+        let statements = chunks(&rows, UPSERT_CHUNK)
+            .zip(chunks(&blobs, UPSERT_CHUNK))
+            .map(|(chunk, blobs)| {
+                binds.clear();
+                for ((key, row), blob) in chunk.iter().zip(blobs) {
+                    binds.push(Bind::Int(key.grain.code()));
+                    binds.push(Bind::Int(key.bucket));
+                    binds.extend(key.dims[..rollup.dims.len()].iter().map(|d| Bind::Int(*d)));
+                    for (value, measure) in row.values.iter().zip(fact.measures) {
+                        // An empty maximum (rows with no such values) is stored as 0.
+                        let value = if value.is_finite() { *value } else { 0.0 };
+                        binds.push(match measure.kind {
+                            ColumnType::Int => Bind::Int(value.round() as i64),
+                            _ => Bind::Real(value),
+                        });
+                    }
+                    if fact.has_hist {
+                        binds.push(Bind::Blob(blob));
+                    }
                 }
-                if fact.has_hist {
-                    binds.push(Bind::Blob(blob));
-                }
-            }
-            bind_all(
-                sqlx::query(rollup_upsert(fact, rollup, chunk.len())),
-                &binds,
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
+                bind_all(
+                    sqlx::query(rollup_upsert(fact, rollup, chunk.len())),
+                    &binds,
+                )
+            });
+        execute_pipelined(conn, statements).await?;
         written.extend(rows);
     }
     Ok(Written {

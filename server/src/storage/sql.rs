@@ -8,7 +8,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use sqlx::{AssertSqlSafe, Sqlite, query::Query, sqlite::SqliteArguments};
+use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, query::Query, sqlite::SqliteArguments};
 
 use super::facts::{Bind, FactDecl, RollupDecl};
 
@@ -26,6 +26,29 @@ pub fn bind_all<'q>(
         };
     }
     query
+}
+
+/// Runs each statement of `statements` in turn and returns the rows they
+/// changed. The next statement is built (its arguments encoded, which is
+/// most of the writer's own work on a multi-row statement) while SQLite,
+/// on its connection's thread, runs the one before: the two threads work
+/// at once instead of taking turns.
+pub async fn execute_pipelined<'q>(
+    conn: &mut SqliteConnection,
+    mut statements: impl Iterator<Item = Query<'q, Sqlite, SqliteArguments>>,
+) -> Result<u64, sqlx::Error> {
+    let mut changed = 0;
+    let mut next = statements.next();
+    while let Some(statement) = next {
+        // `join` polls the execution first, which hands it to the
+        // connection's thread, then builds the next statement here.
+        let (done, following) =
+            futures_util::future::join(statement.execute(&mut *conn), async { statements.next() })
+                .await;
+        changed += done?.rows_affected();
+        next = following;
+    }
+    Ok(changed)
 }
 
 /// Generated SQL text, shared: cloning it is cheap.

@@ -160,7 +160,7 @@ impl UpgradeIds {
         };
         for (id, hash) in rows {
             if let Ok(hash) = KeyHash::parse(&hash) {
-                ids.key_hashes.insert(id, hash.clone());
+                ids.key_hashes.insert(id, hash);
                 ids.keys.insert(hash, id);
             }
         }
