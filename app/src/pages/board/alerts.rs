@@ -8,7 +8,7 @@ use crate::{
     charts::group_thousands,
     error::AppError,
     types::{AlertDelivery, AlertIncident, AlertRulesDoc},
-    ui::{DataTable, Panel, Tick, loaded, reloading},
+    ui::{DataTable, Panel, Tick, keyed, loaded, reloading},
 };
 
 /// "firing → hooks.example.com: delivered after 2 attempts".
@@ -94,9 +94,11 @@ fn IncidentTable(incidents: Vec<AlertIncident>) -> impl IntoView {
             testid="alert-history"
             columns=&["Status", "Rule", "Subject", "Value / threshold", "Started", "Resolved", "Webhooks"]
         >
-            <For each=move || incidents.clone() key=|i| i.id let:i>
-                <IncidentRow incident=i />
-            </For>
+            {keyed(
+                move || incidents.clone(),
+                |i| i.id.to_string(),
+                |i| view! { <IncidentRow incident=i /> },
+            )}
         </DataTable>
     }
 }
@@ -205,12 +207,18 @@ fn RulesEditor(
                 })}
             <ul class="rule-list" data-testid="alert-rules">
                 // Rule names need not be unique: keyed by place.
-                <For each=move || doc.rules.clone().into_iter().enumerate() key=|(i, _)| *i let((_, r))>
-                    <li class:muted=!r.enabled>
-                        <b>{r.name.clone()}</b>
-                        {format!(" {} · cooldown {} s{}", r.kind, r.cooldown_seconds, if r.enabled { "" } else { " · disabled" })}
-                    </li>
-                </For>
+                {keyed(
+                    move || doc.rules.clone().into_iter().enumerate().collect(),
+                    |(i, _)| i.to_string(),
+                    |(_, r)| {
+                        view! {
+                            <li class:muted=!r.enabled>
+                                <b>{r.name.clone()}</b>
+                                {format!(" {} · cooldown {} s{}", r.kind, r.cooldown_seconds, if r.enabled { "" } else { " · disabled" })}
+                            </li>
+                        }
+                    },
+                )}
             </ul>
             <form class="rules-editor" on:submit=submit>
                 <label for="alert-rules-text" class="muted small">
@@ -252,15 +260,17 @@ fn RulesEditor(
                 (false, Some(Ok(results))) => {
                     view! {
                         <ul class="rule-list" data-testid="webhook-tests">
-                            <For
-                                each=move || results.clone().into_iter().enumerate()
-                                key=|(i, _)| *i
-                                let((_, r))
-                            >
-                                <li class=if r.delivered { "ok" } else { "error" } data-delivered=r.delivered.to_string()>
-                                    {format!("{}: {}", r.target, r.detail)}
-                                </li>
-                            </For>
+                            {keyed(
+                                move || results.clone().into_iter().enumerate().collect(),
+                                |(i, _)| i.to_string(),
+                                |(_, r)| {
+                                    view! {
+                                        <li class=if r.delivered { "ok" } else { "error" } data-delivered=r.delivered.to_string()>
+                                            {format!("{}: {}", r.target, r.detail)}
+                                        </li>
+                                    }
+                                },
+                            )}
                         </ul>
                     }
                         .into_any()

@@ -11,11 +11,10 @@ use crate::{
     api::{get_custom_metrics, get_custom_series},
     charts::group_thousands,
     types::{CustomMetric, CustomSeries, MetricsQuery},
-    ui::{Chart, DataTable, Panel, Tick, error_of, reloading},
+    ui::{Chart, DataTable, Panel, Tick, error_of, keyed, reloading},
 };
 
-/// A row of the series table: what it shows, which is also its key.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// A row of the series table.
 struct SeriesRow {
     attributes: String,
     kind: String,
@@ -40,6 +39,14 @@ impl SeriesRow {
             last: last.to_string(),
             shown: group_thousands(last),
         }
+    }
+
+    /// What the row shows: it is drawn again when that changes.
+    fn key(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.attributes, self.kind, self.points, self.last
+        )
     }
 }
 
@@ -92,9 +99,11 @@ pub(super) fn CustomMetricsView(
                         "Choose a metric"
                     </option>
                     // Keyed by what the option says, which changes with the series count.
-                    <For each=metrics key=|m| (m.name.clone(), m.kind.clone(), m.series) let:m>
-                        <MetricChoice metric=m filters=filters />
-                    </For>
+                    {keyed(
+                        metrics,
+                        |m| format!("{} ({}, {} series)", m.name, m.kind, m.series),
+                        move |m| view! { <MetricChoice metric=m filters=filters /> },
+                    )}
                 </select>
             </label>
             <form class="range" on:submit=apply_attr>
@@ -143,16 +152,22 @@ pub(super) fn CustomMetricsView(
                 })
             />
             <DataTable testid="custom-series" columns=&["Series", "Kind", "Points", "Last value"]>
-                <For each=rows key=SeriesRow::clone let:row>
-                    <tr data-testid="custom-series-row">
-                        <th scope="row">
-                            <code>{row.attributes}</code>
-                        </th>
-                        <td>{row.kind}</td>
-                        <td>{row.points}</td>
-                        <td data-value=row.last>{row.shown}</td>
-                    </tr>
-                </For>
+                {keyed(
+                    rows,
+                    SeriesRow::key,
+                    |row| {
+                        view! {
+                            <tr data-testid="custom-series-row">
+                                <th scope="row">
+                                    <code>{row.attributes}</code>
+                                </th>
+                                <td>{row.kind}</td>
+                                <td>{row.points}</td>
+                                <td data-value=row.last>{row.shown}</td>
+                            </tr>
+                        }
+                    },
+                )}
             </DataTable>
         </Panel>
     }

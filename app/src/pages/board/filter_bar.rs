@@ -8,7 +8,7 @@ use super::FilterState;
 use crate::{
     filters::{PERIODS, REFRESH, View},
     types::{ApiKeyUsage, Languages},
-    ui::Loaded,
+    ui::{Loaded, keyed},
 };
 
 /// Time zones offered besides the browser's.
@@ -175,9 +175,11 @@ pub(super) fn FilterBar(
                 </summary>
                 <div class="key-list" role="group" aria-label="API keys">
                     // Keyed by name too: a renamed key is drawn again.
-                    <For each=keys key=|k| (k.key_hash.clone(), k.name.clone()) let:key>
-                        <KeyChoice key=key filters=filters />
-                    </For>
+                    {keyed(
+                        keys,
+                        |k| format!("{} {:?}", k.key_hash, k.name),
+                        move |key| view! { <KeyChoice key=key filters=filters /> },
+                    )}
                 </div>
             </details>
             <label>
@@ -193,9 +195,11 @@ pub(super) fn FilterBar(
                     <option value="" selected=move || filters.get().tenant.is_empty()>
                         "All tenants"
                     </option>
-                    <For each=tenants key=String::clone let:tenant>
-                        {choice(tenant, move |t| filters.get().tenant == t)}
-                    </For>
+                    {keyed(
+                        tenants,
+                        String::clone,
+                        move |tenant| choice(tenant, move |t| filters.get().tenant == t),
+                    )}
                 </select>
             </label>
             <label>
@@ -211,9 +215,11 @@ pub(super) fn FilterBar(
                     <option value="" selected=move || filters.get().language.is_empty()>
                         "All languages"
                     </option>
-                    <For each=languages key=String::clone let:language>
-                        {choice(language, move |l| filters.get().language == l)}
-                    </For>
+                    {keyed(
+                        languages,
+                        String::clone,
+                        move |language| choice(language, move |l| filters.get().language == l),
+                    )}
                 </select>
             </label>
             <label>

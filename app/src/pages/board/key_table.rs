@@ -8,7 +8,7 @@ use crate::{
     charts::group_thousands,
     error::AppError,
     types::ApiKeyUsage,
-    ui::{DataTable, Tick},
+    ui::{DataTable, Tick, keyed},
 };
 
 /// A column of the API-key table: header, and the value of a row.
@@ -104,13 +104,11 @@ pub(super) fn KeyTable(
     };
     view! {
         <DataTable testid="key-table" head=head.into_any()>
-            <For
-                each=move || sorted(keys.clone(), sort.get())
-                key=|k| k.key_hash.clone()
-                let:usage
-            >
-                <KeyRow usage=usage tick=tick pick=pick />
-            </For>
+            {keyed(
+                move || sorted(keys.clone(), sort.get()),
+                |k| k.key_hash.clone(),
+                move |usage| view! { <KeyRow usage=usage tick=tick pick=pick /> },
+            )}
         </DataTable>
     }
     .into_any()

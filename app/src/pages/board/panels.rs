@@ -7,8 +7,11 @@ use super::chart_specs::plotted;
 use crate::{
     api::get_custom_series,
     charts::group_thousands,
-    types::{MetricsQuery, PoolStats, RequestStats, TopLanguages},
-    ui::{DataTable, Tick, reloading},
+    types::{
+        ColdStartCost, EndpointStats, LanguageCount, MetricsQuery, PoolStats, RequestStats,
+        TopLanguages,
+    },
+    ui::{DataTable, Tick, keyed, reloading},
 };
 
 /// `12 ms`, or a dash when there is no figure.
@@ -28,20 +31,23 @@ pub(super) fn TopLanguageBars(top: TopLanguages) -> impl IntoView {
         .max()
         .unwrap_or(1)
         .max(1) as f64;
+    let bar = move |l: LanguageCount| {
+        view! {
+            <li data-testid="top-language" data-language=l.language.clone() data-value=l.count>
+                <span class="bar-label">{l.language.clone()}</span>
+                <span class="bar-track">
+                    <span
+                        class="bar-fill"
+                        style=format!("width:{:.1}%", 100.0 * l.count as f64 / max)
+                    ></span>
+                </span>
+                <span class="bar-value">{group_thousands(l.count as f64)}</span>
+            </li>
+        }
+    };
     view! {
         <ol class="bars">
-            <For each=move || top.languages.clone() key=|l| l.language.clone() let:l>
-                <li data-testid="top-language" data-language=l.language.clone() data-value=l.count>
-                    <span class="bar-label">{l.language.clone()}</span>
-                    <span class="bar-track">
-                        <span
-                            class="bar-fill"
-                            style=format!("width:{:.1}%", 100.0 * l.count as f64 / max)
-                        ></span>
-                    </span>
-                    <span class="bar-value">{group_thousands(l.count as f64)}</span>
-                </li>
-            </For>
+            {keyed(move || top.languages.clone(), |l| l.language.clone(), bar)}
         </ol>
     }
     .into_any()
@@ -111,6 +117,16 @@ pub(super) fn QueuePanel(
 
 #[component]
 pub(super) fn PoolPanel(pool: PoolStats) -> impl IntoView {
+    let row = |c: ColdStartCost| {
+        view! {
+            <tr>
+                <th scope="row">{c.language}</th>
+                <td>{format!("{} ms ({})", group_thousands(c.avg_ms_pool_hit), c.pool_hit_executions)}</td>
+                <td>{format!("{} ms ({})", group_thousands(c.avg_ms_pool_miss), c.pool_miss_executions)}</td>
+                <td>{format!("{} ms", group_thousands(c.cold_start_penalty_ms))}</td>
+            </tr>
+        }
+    };
     view! {
         <div class="mini-stats">
             <div data-testid="pool-hit-rate" data-value=pool.hit_rate.to_string()>
@@ -134,20 +150,27 @@ pub(super) fn PoolPanel(pool: PoolStats) -> impl IntoView {
             caption="Cold-start cost: average execution time by container source"
             columns=&["Language", "Pool hit", "Pool miss", "Penalty"]
         >
-            <For each=move || pool.cold_start_cost.clone() key=|c| c.language.clone() let:c>
-                <tr>
-                    <th scope="row">{c.language}</th>
-                    <td>{format!("{} ms ({})", group_thousands(c.avg_ms_pool_hit), c.pool_hit_executions)}</td>
-                    <td>{format!("{} ms ({})", group_thousands(c.avg_ms_pool_miss), c.pool_miss_executions)}</td>
-                    <td>{format!("{} ms", group_thousands(c.cold_start_penalty_ms))}</td>
-                </tr>
-            </For>
+            {keyed(move || pool.cold_start_cost.clone(), |c| c.language.clone(), row)}
         </DataTable>
     }
 }
 
 #[component]
 pub(super) fn RequestPanel(stats: RequestStats) -> impl IntoView {
+    let row = |e: EndpointStats| {
+        view! {
+            <tr>
+                <th scope="row">
+                    <code>{format!("{} {}", e.method, e.endpoint)}</code>
+                </th>
+                <td>{group_thousands(e.requests as f64)}</td>
+                <td>{format!("{:.2}", e.error_rate)}</td>
+                <td>{ms(e.p50_ms)}</td>
+                <td>{ms(e.p95_ms)}</td>
+                <td>{ms(e.p99_ms)}</td>
+            </tr>
+        }
+    };
     view! {
         <div class="mini-stats">
             <div data-testid="requests-total" data-value=stats.total_requests>
@@ -176,22 +199,11 @@ pub(super) fn RequestPanel(stats: RequestStats) -> impl IntoView {
             </div>
         </div>
         <DataTable columns=&["Endpoint", "Requests", "5xx %", "p50", "p95", "p99"]>
-            <For
-                each=move || stats.endpoints.clone()
-                key=|e| (e.method.clone(), e.endpoint.clone())
-                let:e
-            >
-                <tr>
-                    <th scope="row">
-                        <code>{format!("{} {}", e.method, e.endpoint)}</code>
-                    </th>
-                    <td>{group_thousands(e.requests as f64)}</td>
-                    <td>{format!("{:.2}", e.error_rate)}</td>
-                    <td>{ms(e.p50_ms)}</td>
-                    <td>{ms(e.p95_ms)}</td>
-                    <td>{ms(e.p99_ms)}</td>
-                </tr>
-            </For>
+            {keyed(
+                move || stats.endpoints.clone(),
+                |e| format!("{} {}", e.method, e.endpoint),
+                row,
+            )}
         </DataTable>
     }
 }
