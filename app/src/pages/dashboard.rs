@@ -45,8 +45,9 @@ fn Login() -> impl IntoView {
             answer
         }
     });
+    let answer = log_in.value();
     let error = move || {
-        hint.get().or_else(|| match log_in.value().get() {
+        hint.get().or_else(|| match answer.get() {
             Some(Err(e)) => Some(e.to_string()),
             _ => None,
         })

@@ -136,7 +136,8 @@ fn IncidentRow(incident: AlertIncident) -> impl IntoView {
 
 /// What the last save said.
 fn save_outcome(save: SaveRules, reload: Tick) -> impl IntoView {
-    move || match save.value().get() {
+    let outcome = save.value();
+    move || match outcome.get() {
         Some(Ok(saved)) => {
             let message = format!(
                 "Saved: {} rules, {} webhooks, in force from the next evaluation.",
@@ -183,6 +184,7 @@ fn RulesEditor(
     let text = RwSignal::new(doc.text.clone());
     let version = doc.version.clone();
     let send_test = Action::new_local(|_: &()| test_alert_webhooks());
+    let (sending, sent) = (send_test.pending(), send_test.value());
     let has_webhooks = doc.webhooks > 0;
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -251,7 +253,7 @@ fn RulesEditor(
                     {save_outcome(save, reload)}
                 </div>
             </form>
-            {move || match (send_test.pending().get(), send_test.value().get()) {
+            {move || match (sending.get(), sent.get()) {
                 (true, _) => view! { <p class="muted" aria-busy="true">"Sending…"</p> }.into_any(),
                 (false, None) => ().into_any(),
                 (false, Some(Err(error))) => {

@@ -6,7 +6,6 @@ use leptos::prelude::*;
 use crate::{
     api::set_key_tenant,
     charts::group_thousands,
-    error::AppError,
     types::ApiKeyUsage,
     ui::{DataTable, Tick, keyed},
 };
@@ -161,10 +160,8 @@ fn TenantCell(key: String, tenant: String, tick: Tick) -> impl IntoView {
             answer
         }
     });
-    let error = move || match save.value().get() {
-        Some(Err(error)) => Some(error),
-        _ => None::<AppError>,
-    };
+    let answer = save.value();
+    let error = move || answer.get().and_then(Result::err);
     view! {
         <input
             class="tenant"

@@ -1,25 +1,13 @@
-//! What the board's charts draw: pure functions from server answers to a
-//! [`ChartSpec`], kept apart from the components so they are tested on the
-//! host.
+//! The Overview's charts: executions, success rate and execution time over
+//! time, languages by key, and the activity heatmap.
 
 use std::collections::BTreeMap;
 
+use super::line;
 use crate::{
     charts::{ChartSpec, Series},
-    types::{CustomPoint, CustomSeries, Heatmap, Languages, SystemSeries, SystemView, TimeSeries},
+    types::{Heatmap, Languages, TimeSeries},
 };
-
-/// Lines of the custom-metric chart at most (one per series).
-const MAX_CUSTOM_LINES: usize = 8;
-
-fn line(name: &str, values: Vec<Option<f64>>, color: usize, faint: bool) -> Series {
-    Series {
-        name: name.to_owned(),
-        values,
-        color,
-        faint,
-    }
-}
 
 /// Short labels for bucket timestamps (RFC 3339 in the chosen zone):
 /// `MM-DD` for days, `HH:MM` for minutes, `HH:00` for hours within a day
@@ -61,7 +49,7 @@ fn lines(s: &TimeSeries, series: Vec<Series>, unit: &str) -> ChartSpec {
 }
 
 /// Executions and errors per bucket, with the previous period's executions.
-pub(super) fn executions(s: &TimeSeries) -> ChartSpec {
+pub(in crate::pages::board) fn executions(s: &TimeSeries) -> ChartSpec {
     let mut series = vec![
         line("executions", as_f64(&s.executions), 0, false),
         line("errors", as_f64(&s.errors), 1, false),
@@ -78,7 +66,7 @@ pub(super) fn executions(s: &TimeSeries) -> ChartSpec {
 }
 
 /// The success rate of the buckets that had executions.
-pub(super) fn success(s: &TimeSeries) -> ChartSpec {
+pub(in crate::pages::board) fn success(s: &TimeSeries) -> ChartSpec {
     let mut series = vec![line(
         "success",
         where_any(&s.success_rate, &s.executions),
@@ -93,7 +81,7 @@ pub(super) fn success(s: &TimeSeries) -> ChartSpec {
 }
 
 /// Average and 95th percentile execution time.
-pub(super) fn duration(s: &TimeSeries) -> ChartSpec {
+pub(in crate::pages::board) fn duration(s: &TimeSeries) -> ChartSpec {
     let series = vec![
         line(
             "average",
@@ -107,7 +95,10 @@ pub(super) fn duration(s: &TimeSeries) -> ChartSpec {
 }
 
 /// The ten biggest languages, stacked by key (named where a name is known).
-pub(super) fn languages(l: &Languages, names: &BTreeMap<String, String>) -> ChartSpec {
+pub(in crate::pages::board) fn languages(
+    l: &Languages,
+    names: &BTreeMap<String, String>,
+) -> ChartSpec {
     let mut languages: Vec<(&String, &u64)> = l.by_language.iter().collect();
     languages.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     languages.truncate(10);
@@ -141,7 +132,7 @@ pub(super) fn languages(l: &Languages, names: &BTreeMap<String, String>) -> Char
 }
 
 /// Executions by weekday (rows) and hour (columns).
-pub(super) fn heatmap(h: &Heatmap) -> ChartSpec {
+pub(in crate::pages::board) fn heatmap(h: &Heatmap) -> ChartSpec {
     ChartSpec::Heatmap {
         rows: h.days.clone(),
         columns: h.hours.iter().map(|h| format!("{h:02}")).collect(),
@@ -153,130 +144,10 @@ pub(super) fn heatmap(h: &Heatmap) -> ChartSpec {
     }
 }
 
-/// The host series of a stored metric, if the view has it.
-pub(super) fn series_of<'a>(view: &'a SystemView, metric: &str) -> Option<&'a SystemSeries> {
-    view.series.iter().find(|s| s.metric == metric)
-}
-
-/// `HH:MM` in UTC; with the weekday for the 7-day range.
-fn system_label(ts_ms: i64, with_day: bool) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    let seconds = ts_ms.div_euclid(1000);
-    let time = format!("{:02}:{:02}", (seconds / 3600) % 24, (seconds / 60) % 60);
-    if with_day {
-        format!(
-            "{} {time}",
-            DAYS[seconds.div_euclid(86_400).rem_euclid(7) as usize]
-        )
-    } else {
-        time
-    }
-}
-
-/// One System chart: its `lines` (stored metric, line name) over the union
-/// of their bucket times; `None` when none of them has a point.
-pub(super) fn system(view: &SystemView, unit: &str, lines: &[(&str, &str)]) -> Option<ChartSpec> {
-    let mut stamps: Vec<i64> = lines
-        .iter()
-        .filter_map(|(metric, _)| series_of(view, metric))
-        .flat_map(|s| s.points.iter().map(|p| p.ts_ms))
-        .collect();
-    if stamps.is_empty() {
-        return None;
-    }
-    stamps.sort_unstable();
-    stamps.dedup();
-    let with_day = view.range == "7d";
-    let series = lines
-        .iter()
-        .enumerate()
-        .map(|(i, (metric, name))| {
-            let values = stamps
-                .iter()
-                .map(|t| {
-                    series_of(view, metric)
-                        .and_then(|s| s.points.iter().find(|p| p.ts_ms == *t))
-                        .map(|p| p.value)
-                })
-                .collect();
-            line(name, values, i, false)
-        })
-        .collect();
-    Some(ChartSpec::Lines {
-        labels: stamps.iter().map(|t| system_label(*t, with_day)).collect(),
-        series,
-        unit: unit.to_owned(),
-    })
-}
-
-/// The value a point contributes to a chart: the number, or for histograms
-/// and summaries the average (sum / count).
-pub(super) fn plotted(point: &CustomPoint) -> f64 {
-    match point.count {
-        Some(count) if count > 0 => point.value / count as f64,
-        Some(_) => 0.0,
-        None => point.value,
-    }
-}
-
-/// A custom series' line name: its attributes but the service name.
-fn custom_label(series: &CustomSeries) -> String {
-    let text: Vec<String> = series
-        .attributes
-        .iter()
-        .filter(|(k, _)| k.as_str() != "service.name")
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    if text.is_empty() {
-        "all".to_owned()
-    } else {
-        text.join(" ")
-    }
-}
-
-/// One line per custom series (eight at most) over the union of their
-/// timestamps, labelled `HH:MM` and `tz_label`.
-pub(super) fn custom(series: &[CustomSeries], tz_label: &str) -> ChartSpec {
-    let mut stamps: Vec<i64> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.ts_ms))
-        .collect();
-    stamps.sort_unstable();
-    stamps.dedup();
-    let labels = stamps
-        .iter()
-        .map(|ms| {
-            let seconds = ms / 1000;
-            format!(
-                "{:02}:{:02}{tz_label}",
-                (seconds / 3600) % 24,
-                (seconds / 60) % 60
-            )
-        })
-        .collect();
-    let lines = series
-        .iter()
-        .take(MAX_CUSTOM_LINES)
-        .enumerate()
-        .map(|(i, s)| {
-            let values = stamps
-                .iter()
-                .map(|t| s.points.iter().find(|p| p.ts_ms == *t).map(plotted))
-                .collect();
-            line(&custom_label(s), values, i, false)
-        })
-        .collect();
-    ChartSpec::Lines {
-        labels,
-        series: lines,
-        unit: String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::SystemPoint;
+    use crate::pages::board::chart_specs::lines_of;
 
     fn hours() -> TimeSeries {
         TimeSeries {
@@ -292,18 +163,6 @@ mod tests {
             granularity: "hour".into(),
             ..TimeSeries::default()
         }
-    }
-
-    fn lines_of(spec: ChartSpec) -> (Vec<String>, Vec<Series>, String) {
-        let ChartSpec::Lines {
-            labels,
-            series,
-            unit,
-        } = spec
-        else {
-            panic!("a line chart: {spec:?}");
-        };
-        (labels, series, unit)
     }
 
     #[test]
@@ -389,67 +248,5 @@ mod tests {
                 values: vec![vec![0.0, 3.0], vec![1.0, 0.0]],
             }
         );
-    }
-
-    #[test]
-    fn system_labels_carry_the_weekday_for_a_week() {
-        // 2026-11-19T14:05:00Z was a Thursday.
-        let ts = 1_795_097_100_000;
-        assert_eq!(system_label(ts, false), "14:05");
-        assert_eq!(system_label(ts, true), "Thu 14:05");
-    }
-
-    #[test]
-    fn system_lines_share_the_union_of_bucket_times() {
-        let point = |ts_ms, value| SystemPoint { ts_ms, value };
-        let series = |metric: &str, points| SystemSeries {
-            metric: metric.into(),
-            unit: "B/s".into(),
-            points,
-        };
-        let view = SystemView {
-            range: "1h".into(),
-            bucket_seconds: 15,
-            series: vec![
-                series(
-                    "system.network.received",
-                    vec![point(0, 1.0), point(60_000, 2.0)],
-                ),
-                series("system.network.transmitted", vec![point(60_000, 5.0)]),
-            ],
-        };
-        let network = [
-            ("system.network.received", "in"),
-            ("system.network.transmitted", "out"),
-        ];
-        let (labels, series, _) = lines_of(system(&view, "B/s", &network).unwrap());
-        assert_eq!(labels, ["00:00", "00:01"]);
-        assert_eq!(series[0].values, [Some(1.0), Some(2.0)]);
-        assert_eq!(series[1].values, [None, Some(5.0)]);
-        assert!(system(&view, "%", &[("system.cpu.utilization", "CPU")]).is_none());
-    }
-
-    #[test]
-    fn custom_series_are_lines_of_their_averages() {
-        let point = |ts_ms, value, count| CustomPoint {
-            ts_ms,
-            value,
-            count,
-            ..CustomPoint::default()
-        };
-        let series = CustomSeries {
-            attributes: [
-                ("service.name".to_owned(), "tally".to_owned()),
-                ("kind".to_owned(), "executions".to_owned()),
-            ]
-            .into(),
-            points: vec![point(60_000, 6.0, Some(3)), point(120_000, 1.0, None)],
-            ..CustomSeries::default()
-        };
-        let (labels, series, _) = lines_of(custom(&[series], " UTC"));
-        assert_eq!(labels, ["00:01 UTC", "00:02 UTC"]);
-        assert_eq!(series[0].name, "kind=executions");
-        assert_eq!(series[0].values, [Some(2.0), Some(1.0)]);
-        assert_eq!(plotted(&point(0, 5.0, Some(0))), 0.0);
     }
 }
