@@ -67,7 +67,7 @@ pub(super) fn CustomMetricsView(
             get_custom_series(f.metric.clone(), q, f.attributes().join(",")).await
         },
     );
-    let attr_input = RwSignal::new(filters.current.get_untracked().attr);
+    let attr_input = RwSignal::new(filters.untracked().attr);
     let apply_attr = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         filters.update(|f| f.attr = attr_input.get_untracked());

@@ -84,15 +84,15 @@ pub(super) fn FilterBar(
     all_keys: Loaded<Vec<ApiKeyUsage>>,
     all_languages: Loaded<Languages>,
 ) -> impl IntoView {
-    let start = RwSignal::new(filters.current.get_untracked().start);
-    let end = RwSignal::new(filters.current.get_untracked().end);
+    let start = RwSignal::new(filters.untracked().start);
+    let end = RwSignal::new(filters.untracked().end);
     let mut zones: Vec<String> = ZONES.iter().map(|z| (*z).to_owned()).collect();
     if !zones.contains(&browser_tz) {
         zones.insert(0, browser_tz.clone());
     }
     let browser_label = format!("{browser_tz} (browser)");
     let keys = move || all_keys.get().and_then(Result::ok).unwrap_or_default();
-    let tenants = move || tenant_choices(keys(), filters.current.get_untracked().tenant);
+    let tenants = move || tenant_choices(keys(), filters.untracked().tenant);
     let languages = move || {
         all_languages
             .get()

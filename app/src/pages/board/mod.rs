@@ -56,9 +56,14 @@ impl FilterState {
         self.current.get()
     }
 
+    /// The filters, untracked.
+    fn untracked(self) -> Filters {
+        self.current.get_untracked()
+    }
+
     /// Changes the current filters with `change`.
     fn update(self, change: impl FnOnce(&mut Filters)) {
-        let mut next = self.current.get_untracked();
+        let mut next = self.untracked();
         change(&mut next);
         self.navigate.run(next);
     }
