@@ -13,12 +13,61 @@ pub const PERIODS: [(&str, &str); 6] = [
     ("year", "1 y"),
 ];
 
-/// The dashboard's views besides the overview: (URL value, tab label).
-pub const VIEWS: [(&str, &str); 3] = [
-    ("custom", "Custom metrics"),
-    ("system", "System"),
-    ("alerts", "Alerts"),
-];
+/// The board's tabs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum View {
+    #[default]
+    Overview,
+    Custom,
+    System,
+    Alerts,
+}
+
+impl View {
+    /// Every tab, in the order shown.
+    pub const ALL: [Self; 4] = [Self::Overview, Self::Custom, Self::System, Self::Alerts];
+
+    /// The `view` URL parameter: the overview is the page without one.
+    pub fn param(self) -> &'static str {
+        match self {
+            Self::Overview => "",
+            Self::Custom => "custom",
+            Self::System => "system",
+            Self::Alerts => "alerts",
+        }
+    }
+
+    /// The view a `view` URL parameter names; the overview for any other.
+    pub fn from_param(param: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|view| view.param() == param)
+            .unwrap_or_default()
+    }
+
+    /// The tab's `data-view` attribute.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Overview => "overview",
+            other => other.param(),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Overview => "Overview",
+            Self::Custom => "Custom metrics",
+            Self::System => "System",
+            Self::Alerts => "Alerts",
+        }
+    }
+
+    /// Whether the view reads the period, key, tenant and language filters
+    /// (the overview and custom metrics; not System or Alerts).
+    pub fn uses_usage_filters(self) -> bool {
+        matches!(self, Self::Overview | Self::Custom)
+    }
+}
 
 /// Ranges of the System view.
 pub const SYSTEM_RANGES: [&str; 4] = ["1h", "6h", "24h", "7d"];
@@ -41,8 +90,7 @@ pub struct Filters {
     pub tz: String,
     pub compare: bool,
     pub refresh: u32,
-    /// Empty (the overview), or one of the other [`VIEWS`].
-    pub view: String,
+    pub view: View,
     /// System view: `1h`, `6h`, `24h` or `7d`; empty means `1h`.
     pub range: String,
     /// Custom metrics: the chosen metric.
@@ -79,29 +127,13 @@ impl Filters {
                 .ok()
                 .filter(|r| REFRESH.iter().any(|(s, _)| s == r))
                 .unwrap_or(0),
-            view: Some(text("view"))
-                .filter(|v| VIEWS.iter().any(|(name, _)| name == v))
-                .unwrap_or_default(),
+            view: View::from_param(&text("view")),
             range: Some(text("range"))
                 .filter(|r| SYSTEM_RANGES.contains(&r.as_str()))
                 .unwrap_or_default(),
             metric: text("metric"),
             attr: text("attr"),
         }
-    }
-
-    pub fn is_custom_view(&self) -> bool {
-        self.view == "custom"
-    }
-
-    pub fn is_overview(&self) -> bool {
-        self.view.is_empty()
-    }
-
-    /// Whether the view reads the period, key, tenant and language filters
-    /// (the overview and custom metrics; not System or Alerts).
-    pub fn uses_usage_filters(&self) -> bool {
-        self.is_overview() || self.is_custom_view()
     }
 
     /// The System view's range (`1h` unless chosen).
@@ -154,10 +186,10 @@ impl Filters {
         if self.refresh > 0 {
             pairs.push(("refresh", self.refresh.to_string()));
         }
-        if !self.is_overview() {
-            pairs.push(("view", self.view.clone()));
+        if self.view != View::Overview {
+            pairs.push(("view", self.view.param().to_owned()));
         }
-        if self.view == "system" && !self.range.is_empty() {
+        if self.view == View::System && !self.range.is_empty() {
             pairs.push(("range", self.range.clone()));
         }
         if !self.metric.is_empty() {
@@ -235,6 +267,23 @@ mod tests {
             "period=week&api_key_hash=0123456789abcdef,fedcba9876543210&language=python&tz=Europe%2FBerlin&compare=previous&refresh=30"
         );
         assert_eq!(parse(&query), filters);
+    }
+
+    #[test]
+    fn views_round_trip_through_the_url() {
+        for view in View::ALL {
+            let filters = Filters {
+                period: "day".into(),
+                view,
+                // Only the System view keeps its range in the URL.
+                range: if view == View::System { "6h" } else { "" }.into(),
+                ..Default::default()
+            };
+            assert_eq!(parse(&filters.to_query_string()), filters);
+        }
+        assert_eq!(parse("view=nonsense").view, View::Overview);
+        assert_eq!(View::Overview.id(), "overview");
+        assert_eq!(View::Alerts.id(), "alerts");
     }
 
     #[test]

@@ -7,18 +7,20 @@
 //! * [`api`]: `#[server]` functions the dashboard calls. Their bodies (built
 //!   with the `ssr` feature) are thin: they hand the work to a [`backend::Backend`]
 //!   the server provides as Leptos context.
-//! * [`App`]: the `/monitoring` single-page application (built with `csr`).
+//! * [`App`]: the `/monitoring` single-page application (built with `csr`):
+//!   its pages under `pages`, the building blocks they share under `ui`.
 
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod browser;
 pub mod charts;
-mod components;
 pub mod error;
 pub mod filters;
 mod pages;
+mod session;
 pub mod types;
+mod ui;
 
 use leptos::prelude::*;
 use leptos_router::{

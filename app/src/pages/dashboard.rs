@@ -3,21 +3,11 @@
 
 use leptos::prelude::*;
 
+use super::board::Board;
 use crate::{
     api::{login, whoami},
-    pages::board::Board,
+    session::Auth,
 };
-
-/// Whether the viewer is logged in: `None` while asking the server.
-#[derive(Clone, Copy)]
-pub struct Auth(pub RwSignal<Option<bool>>);
-
-impl Auth {
-    /// Called when a server function answers `AppError::Unauthenticated`.
-    pub fn expired(&self) {
-        self.0.set(Some(false));
-    }
-}
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -41,28 +31,37 @@ pub fn Dashboard() -> impl IntoView {
 fn Login() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let key = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    // What is wrong with the form before asking the server, if anything.
+    let hint = RwSignal::new(None::<String>);
+    let log_in = Action::new_local(move |entered: &String| {
+        let entered = entered.clone();
+        async move {
+            let answer = login(entered).await;
+            hint.set(None);
+            if answer.is_ok() {
+                key.set(String::new());
+                auth.0.set(Some(true));
+            }
+            answer
+        }
+    });
+    let answer = log_in.value();
+    let error = move || {
+        hint.get().or_else(|| match answer.get() {
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        })
+    };
+    let busy = log_in.pending();
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let entered = key.get_untracked();
         if entered.trim().is_empty() {
-            error.set(Some("Enter the master key.".to_owned()));
+            hint.set(Some("Enter the master key.".to_owned()));
             return;
         }
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match login(entered).await {
-                Ok(()) => {
-                    key.set(String::new());
-                    error.set(None);
-                    auth.0.set(Some(true));
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-            busy.set(false);
-        });
+        log_in.dispatch(entered);
     };
 
     view! {
@@ -84,8 +83,7 @@ fn Login() -> impl IntoView {
                     on:input=move |ev| key.set(event_target_value(&ev))
                 />
                 {move || {
-                    error
-                        .get()
+                    error()
                         .map(|message| {
                             view! {
                                 <p class="error" role="alert" data-testid="login-error">

@@ -4,6 +4,5 @@ mod board;
 mod dashboard;
 mod not_found;
 
-pub(crate) use board::{error_of, loaded};
 pub use dashboard::Dashboard;
 pub use not_found::NotFound;
