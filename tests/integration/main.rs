@@ -3,6 +3,8 @@
 
 mod accuracy;
 mod alerts;
+mod client_layer;
+mod clients;
 mod counters;
 mod dashboard_e2e;
 mod health;

@@ -30,6 +30,15 @@ pub fn binary() -> PathBuf {
     path
 }
 
+/// A loopback port nothing listens on (at the moment of asking).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub struct ServerProcess {
     pub port: u16,
     pub base_url: String,
@@ -58,12 +67,25 @@ impl ServerProcess {
         Self::start_logging(binary, db, extra, "info").await
     }
 
+    /// Like [`Self::start`], on a given port: a server restarted where its
+    /// clients left it (see [`free_port`]).
+    pub async fn start_on(db: &Path, port: u16, extra: &[&str]) -> Self {
+        let filter = std::env::var("TALLY_TEST_RUST_LOG")
+            .unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".to_owned());
+        Self::start_on_port(&binary(), db, port, extra, &filter).await
+    }
+
     async fn start_logging(binary: &Path, db: &Path, extra: &[&str], filter: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::start_on_port(binary, db, free_port(), extra, filter).await
+    }
+
+    async fn start_on_port(
+        binary: &Path,
+        db: &Path,
+        port: u16,
+        extra: &[&str],
+        filter: &str,
+    ) -> Self {
         let log = db.with_extension(format!("{port}.log"));
         let out = File::create(&log).unwrap();
         let child = Command::new(binary)

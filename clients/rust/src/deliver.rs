@@ -14,7 +14,7 @@ use reqwest::{
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use crate::{stats::Counters, validate::Kind};
+use crate::{stats::Counters, wire::Kind};
 
 /// The longest `Retry-After` obeyed: a longer one is taken as this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);

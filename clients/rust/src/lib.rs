@@ -42,6 +42,7 @@ mod queue;
 mod sender;
 mod stats;
 mod validate;
+mod wire;
 
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -58,7 +59,7 @@ pub use stats::Stats;
 use deliver::{Backoff, Deliverer};
 use queue::Pushed;
 use sender::Shared;
-use validate::Event;
+use wire::Event;
 
 /// Where the client starts: [`Client::builder`].
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use std::{
     time::Instant,
 };
 
-use crate::validate::Event;
+use crate::wire::Event;
 
 /// One queued event with its place in the order of recording.
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use crate::{
     deliver::{Deadline, Deliverer},
     queue::{Entry, Pushed, Queue},
     stats::Counters,
-    validate::{Event, Kind},
+    wire::{Event, Kind},
 };
 
 /// What the callers' handles and the sender share.

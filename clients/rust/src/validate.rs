@@ -4,9 +4,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Serialize, Serializer};
-
-use crate::event::{ApiKey, Execution, InvalidEvent, PoolEvent, Request};
+use crate::{
+    event::{ApiKey, Execution, InvalidEvent, PoolEvent, Request},
+    wire::{Event, WireExecution, WirePool, WireRequest},
+};
 
 // Tally's limits (server/src/model/fields.rs).
 const MAX_ID: usize = 128;
@@ -18,135 +19,6 @@ const MAX_CLIENT_IP: usize = 64;
 const MAX_TENANT: usize = 64;
 const MAX_DURATION_MS: f64 = 86_400_000.0;
 const MAX_MEMORY_MB: f64 = 16.0 * 1024.0 * 1024.0;
-
-/// The three ingest endpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Executions,
-    Requests,
-    Pool,
-}
-
-impl Kind {
-    pub(crate) const ALL: [Kind; 3] = [Kind::Executions, Kind::Requests, Kind::Pool];
-
-    /// The last segment of `/api/v1/events/{kind}`.
-    pub(crate) fn path(self) -> &'static str {
-        match self {
-            Self::Executions => "executions",
-            Self::Requests => "requests",
-            Self::Pool => "pool",
-        }
-    }
-}
-
-/// A checked, stamped event waiting to be sent.
-#[derive(Debug)]
-pub(crate) enum Event {
-    Execution(Box<WireExecution>),
-    Request(Box<WireRequest>),
-    Pool(WirePool),
-}
-
-impl Event {
-    pub(crate) fn kind(&self) -> Kind {
-        match self {
-            Self::Execution(_) => Kind::Executions,
-            Self::Request(_) => Kind::Requests,
-            Self::Pool(_) => Kind::Pool,
-        }
-    }
-
-    /// The event's JSON object.
-    pub(crate) fn to_json(&self) -> Vec<u8> {
-        let written = match self {
-            Self::Execution(e) => serde_json::to_vec(e),
-            Self::Request(r) => serde_json::to_vec(r),
-            Self::Pool(p) => serde_json::to_vec(p),
-        };
-        // Plain structs of strings and numbers (finite: checked) always serialise.
-        written.unwrap_or_default()
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct WireExecution {
-    execution_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    api_key_hash: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tenant_id: Option<String>,
-    language: String,
-    status: &'static str,
-    execution_time_ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    memory_peak_mb: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cpu_time_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    container_source: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    files_uploaded: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    files_generated: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    output_size_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state_size_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    queue_wait_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repl_mode: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    entity_id: Option<String>,
-    #[serde(serialize_with = "rfc3339")]
-    created_at: i64,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct WireRequest {
-    id: String,
-    #[serde(serialize_with = "rfc3339")]
-    ts: i64,
-    method: &'static str,
-    endpoint: String,
-    status_code: u16,
-    duration_ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    api_key_hash: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tenant_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_hit: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_agent: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct WirePool {
-    id: String,
-    #[serde(serialize_with = "rfc3339")]
-    ts: i64,
-    kind: &'static str,
-    language: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    acquire_time_ms: Option<f64>,
-}
-
-/// Milliseconds since the epoch as RFC 3339 text in UTC, to the millisecond
-/// Tally keeps: every retry sends the same text.
-fn rfc3339<S: Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-    let time = chrono::DateTime::from_timestamp_millis(*ms).unwrap_or_default();
-    serializer.collect_str(&time.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
-}
 
 pub(crate) fn execution(e: Execution, now: SystemTime) -> Result<Event, InvalidEvent> {
     let api_key_hash = e.api_key.map(|k: ApiKey| k.hash().to_owned());
@@ -335,7 +207,10 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::event::{Method, PoolKind, Status};
+    use crate::{
+        event::{Method, PoolKind, Status},
+        wire::Kind,
+    };
 
     fn json_of(event: &Event) -> Value {
         serde_json::from_slice(&event.to_json()).unwrap()

@@ -1,0 +1,420 @@
+//! The Rust producer client (`tally-client`) against a real Tally: every
+//! event counted once, also across a SIGKILL and restart of Tally in the
+//! middle of the stream and through 503s of a full ingest buffer; a full
+//! client queue drops its oldest events and counts them; an event Tally
+//! refuses is refused alone.
+
+use std::{
+    collections::HashSet,
+    path::Path,
+    time::{Duration, Instant, SystemTime},
+};
+
+use serde_json::Value;
+use tally_client::{
+    ApiKey, Client, ClientBuilder, Execution, Method, PoolEvent, PoolKind, RecordError, Request,
+    Stats, Status, Tally,
+};
+use tally_tests::{
+    MASTER_KEY,
+    process::{ServerProcess, free_port},
+    spawn_app_with,
+};
+
+pub(crate) const INGEST_KEY: &str = "test-ingest-key-of-the-clients";
+
+/// A client with short delays and backoffs, so the tests are quick.
+pub(crate) fn client(url: &str) -> ClientBuilder {
+    Client::builder(url, INGEST_KEY)
+        .batch_size(100)
+        .max_delay(Duration::from_millis(20))
+        .initial_backoff(Duration::from_millis(20))
+        .max_backoff(Duration::from_millis(250))
+        .request_timeout(Duration::from_secs(5))
+}
+
+pub(crate) async fn flushed(tally: &Tally) -> Stats {
+    tokio::time::timeout(Duration::from_secs(30), tally.flush())
+        .await
+        .expect("the client flushes within 30 s");
+    tally.stats()
+}
+
+/// GETs an admin view of the Tally at `base_url` with the master key.
+pub(crate) async fn admin(base_url: &str, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{base_url}{path}"))
+        .header("x-api-key", MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "GET {path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+fn execution(prefix: &str, i: usize) -> Execution {
+    let status = if i.is_multiple_of(10) {
+        Status::Failed
+    } else {
+        Status::Completed
+    };
+    Execution {
+        execution_id: Some(format!("{prefix}-{i}")),
+        api_key: Some(ApiKey::raw(&format!("sk-client-{}", i % 3))),
+        memory_peak_mb: Some(32.0),
+        ..Execution::new(["python", "go", "rust"][i % 3], status, 10.0 + i as f64)
+    }
+}
+
+/// Checks the database holds exactly the executions `expected`, each once,
+/// and that the daily rollup counts as many.
+async fn assert_stored_once(db: &Path, expected: &HashSet<String>) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}?mode=ro", db.display()))
+        .await
+        .unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT execution_id FROM executions")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let stored: HashSet<String> = ids.iter().cloned().collect();
+    assert_eq!(stored.len(), ids.len(), "an execution is stored twice");
+    let missing: Vec<&String> = expected.difference(&stored).take(5).collect();
+    let extra: Vec<&String> = stored.difference(expected).take(5).collect();
+    assert!(missing.is_empty(), "lost, e.g. {missing:?}");
+    assert!(extra.is_empty(), "stored but not expected, e.g. {extra:?}");
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(executions), 0) FROM exec_rollup WHERE grain = 86400",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        counted as usize,
+        expected.len(),
+        "the daily rollup disagrees"
+    );
+    pool.close().await;
+}
+
+fn ids(prefix: &str, range: impl Iterator<Item = usize>) -> HashSet<String> {
+    range.map(|i| format!("{prefix}-{i}")).collect()
+}
+
+#[tokio::test]
+async fn every_kind_sent_through_the_client_is_counted_once() {
+    let app = spawn_app_with(&["--ingest-api-key", INGEST_KEY]).await;
+    let tally = client(&app.base_url).build().unwrap();
+    for i in 0..1000 {
+        tally.record_execution(execution("once", i)).unwrap();
+    }
+    for i in 0..300u32 {
+        let status = if i.is_multiple_of(20) { 500 } else { 200 };
+        let request = Request {
+            api_key: Some(ApiKey::raw("sk-client-0")),
+            cache_hit: Some(i.is_multiple_of(4)),
+            ..Request::new(Method::Get, "/api/v1/files/{id}", status, 2.5)
+        };
+        tally.record_request(request).unwrap();
+    }
+    for i in 0..200 {
+        let kind = [
+            PoolKind::Hit,
+            PoolKind::Hit,
+            PoolKind::Miss,
+            PoolKind::Exhausted,
+        ][i % 4];
+        let event = PoolEvent {
+            acquire_time_ms: Some(3.0),
+            ..PoolEvent::new(kind, "python")
+        };
+        tally.record_pool_event(event).unwrap();
+    }
+    let stats = flushed(&tally).await;
+    assert_eq!(
+        (
+            stats.recorded,
+            stats.sent,
+            stats.duplicates,
+            stats.dropped,
+            stats.rejected
+        ),
+        (1500, 1500, 0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.queued, 0);
+
+    let summary = app
+        .admin_get("/api/v1/admin/metrics/summary?period=hour")
+        .await;
+    assert_eq!(summary["total_executions"], 1000);
+    assert_eq!(summary["failure_count"], 100);
+    assert_eq!(summary["active_api_keys"], 3);
+    let requests = app
+        .admin_get("/api/v1/admin/metrics/requests?period=hour")
+        .await;
+    assert_eq!(requests["total_requests"], 300);
+    assert_eq!(requests["status_classes"]["5xx"], 15, "{requests}");
+    let pool = app
+        .admin_get("/api/v1/admin/metrics/pool?period=hour")
+        .await;
+    assert_eq!(
+        (pool["hits"].as_u64(), pool["cold_starts"].as_u64()),
+        (Some(100), Some(50))
+    );
+    assert_eq!(pool["exhausted"], 50);
+    assert_stored_once(&app.db_path(), &ids("once", 0..1000)).await;
+
+    // The same events again (same ids and times, as a retry sends them):
+    // Tally reports them as duplicates and counts nothing more.
+    let again = client(&app.base_url).build().unwrap();
+    let at = SystemTime::now();
+    for tally in [&tally, &again] {
+        for i in 0..10 {
+            let e = Execution {
+                created_at: Some(at),
+                ..execution("twice", i)
+            };
+            tally.record_execution(e).unwrap();
+        }
+        flushed(tally).await;
+    }
+    assert_eq!(again.stats().duplicates, 10);
+    let summary = app
+        .admin_get("/api/v1/admin/metrics/summary?period=hour")
+        .await;
+    assert_eq!(summary["total_executions"], 1010);
+
+    let last = tally.shutdown().await;
+    assert_eq!((last.sent, last.dropped), (1510, 0));
+    assert_eq!(
+        tally.record_execution(execution("late", 0)),
+        Err(RecordError::Closed)
+    );
+}
+
+#[tokio::test]
+async fn a_tally_restart_mid_stream_loses_nothing_and_counts_nothing_twice() {
+    const EVENTS: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("metrics.db");
+    let port = free_port();
+    let flags = ["--ingest-api-key", INGEST_KEY];
+    let server = ServerProcess::start_on(&db, port, &flags).await;
+    let tally = client(&server.base_url).build().unwrap();
+    // About 1.5 s of steady traffic.
+    let producer = tokio::spawn({
+        let tally = tally.clone();
+        async move {
+            for i in 0..EVENTS {
+                tally.record_execution(execution("restart", i)).unwrap();
+                if i % 10 == 9 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before_kill = tally.stats();
+    assert!(
+        before_kill.sent > 0,
+        "nothing sent before the kill: {before_kill:?}"
+    );
+    server.kill();
+    // Down for a while: the client keeps what it has and retries.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let server = ServerProcess::start_on(&db, port, &flags).await;
+    producer.await.unwrap();
+    let stats = flushed(&tally).await;
+    assert!(
+        stats.recorded as usize == EVENTS && stats.sent as usize == EVENTS,
+        "{stats:?}"
+    );
+    assert_eq!((stats.dropped, stats.rejected), (0, 0), "{stats:?}");
+    assert!(stats.retries > 0, "Tally was down: {stats:?}");
+    assert_stored_once(&db, &ids("restart", 0..EVENTS)).await;
+    let summary = admin(
+        &server.base_url,
+        "/api/v1/admin/metrics/summary?period=hour",
+    )
+    .await;
+    assert_eq!(summary["total_executions"], EVENTS);
+}
+
+#[tokio::test]
+async fn a_full_tally_buffer_answers_503_and_the_client_retries_until_all_land_once() {
+    let app = spawn_app_with(&[
+        "--ingest-api-key",
+        INGEST_KEY,
+        "--metrics-buffer-size",
+        "20",
+    ])
+    .await;
+    // Another connection holds the write lock: what Tally buffers stays
+    // buffered, so a second batch finds the buffer full.
+    let blocker = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
+        .await
+        .unwrap();
+    let mut lock = blocker.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+
+    let holder = client(&app.base_url).batch_size(20).build().unwrap();
+    for i in 0..20 {
+        holder.record_execution(execution("held", i)).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let burst = client(&app.base_url).batch_size(10).build().unwrap();
+    for i in 0..200 {
+        burst.record_execution(execution("burst", i)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while holder.stats().retries + burst.stats().retries == 0 {
+        assert!(Instant::now() < deadline, "no 503 was seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+    drop(lock);
+
+    let (held, burst) = (flushed(&holder).await, flushed(&burst).await);
+    assert_eq!(
+        (held.sent, held.dropped, held.rejected),
+        (20, 0, 0),
+        "{held:?}"
+    );
+    assert_eq!(
+        (burst.sent, burst.dropped, burst.rejected),
+        (200, 0, 0),
+        "{burst:?}"
+    );
+    let expected = ids("held", 0..20)
+        .union(&ids("burst", 0..200))
+        .cloned()
+        .collect();
+    assert_stored_once(&app.db_path(), &expected).await;
+}
+
+#[tokio::test]
+async fn a_retry_after_a_lost_answer_counts_once() {
+    let app = spawn_app_with(&["--ingest-api-key", INGEST_KEY]).await;
+    let blocker = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
+        .await
+        .unwrap();
+    let mut lock = blocker.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    // Each attempt times out on the client while Tally holds it; Tally
+    // commits every copy once the lock goes.
+    let tally = client(&app.base_url)
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    for i in 0..30 {
+        tally.record_execution(execution("lost", i)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tally.stats().retries < 2 {
+        assert!(Instant::now() < deadline, "the attempts did not time out");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+    drop(lock);
+    let stats = flushed(&tally).await;
+    assert_eq!((stats.sent, stats.duplicates), (30, 30), "{stats:?}");
+    assert_stored_once(&app.db_path(), &ids("lost", 0..30)).await;
+}
+
+#[tokio::test]
+async fn a_full_client_queue_drops_the_oldest_events_and_counts_them() {
+    // Nothing listens on the port yet.
+    let port = free_port();
+    let tally = client(&format!("http://127.0.0.1:{port}"))
+        .batch_size(1)
+        .queue_capacity(10)
+        .build()
+        .unwrap();
+    tally.record_execution(execution("queue", 0)).unwrap();
+    // The sender holds event 0 and has failed to send it once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tally.stats().retries == 0 {
+        assert!(Instant::now() < deadline, "the sender never tried");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // No await in between: on this single-threaded runtime the sender does
+    // not run meanwhile, so the queue sees all 25 arrive.
+    for i in 1..=25 {
+        tally.record_execution(execution("queue", i)).unwrap();
+    }
+    let stats = tally.stats();
+    assert_eq!(
+        (stats.recorded, stats.dropped, stats.queued),
+        (26, 15, 10),
+        "{stats:?}"
+    );
+
+    let app = spawn_app_with(&[
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--ingest-api-key",
+        INGEST_KEY,
+    ])
+    .await;
+    let stats = flushed(&tally).await;
+    assert_eq!(
+        (stats.sent, stats.dropped, stats.queued),
+        (11, 15, 0),
+        "{stats:?}"
+    );
+    let mut expected = ids("queue", 16..=25);
+    expected.insert("queue-0".to_owned());
+    assert_stored_once(&app.db_path(), &expected).await;
+}
+
+#[tokio::test]
+async fn events_tally_would_refuse_are_refused_alone() {
+    let app = spawn_app_with(&["--ingest-api-key", INGEST_KEY]).await;
+    let tally = client(&app.base_url).build().unwrap();
+    for i in 0..30 {
+        tally.record_execution(execution("mixed", i)).unwrap();
+        if i == 15 {
+            // Older than the execution retention: only Tally knows its window.
+            let old = Execution {
+                created_at: Some(SystemTime::now() - Duration::from_secs(400 * 86_400)),
+                ..execution("too-old", i)
+            };
+            tally.record_execution(old).unwrap();
+        }
+    }
+    // Refused before it is queued.
+    let invalid = tally.record_execution(Execution::new("py thon", Status::Completed, 1.0));
+    assert!(matches!(invalid, Err(RecordError::Invalid(e)) if e.field == "language"));
+    let stats = flushed(&tally).await;
+    assert_eq!(
+        (stats.sent, stats.rejected, stats.invalid, stats.retries),
+        (30, 1, 1, 0),
+        "{stats:?}"
+    );
+    assert_stored_once(&app.db_path(), &ids("mixed", 0..30)).await;
+
+    // A wrong key is refused, not retried.
+    let wrong = Client::builder(&app.base_url, "not-the-key")
+        .max_delay(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    for i in 0..5 {
+        wrong.record_execution(execution("wrong-key", i)).unwrap();
+    }
+    let stats = flushed(&wrong).await;
+    assert_eq!(
+        (stats.sent, stats.rejected, stats.retries),
+        (0, 5, 0),
+        "{stats:?}"
+    );
+}
