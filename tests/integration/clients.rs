@@ -1,8 +1,7 @@
 //! The Rust producer client (`tally-client`) against a real Tally: every
-//! event counted once, also across a SIGKILL and restart of Tally in the
-//! middle of the stream and through 503s of a full ingest buffer; a full
-//! client queue drops its oldest events and counts them; an event Tally
-//! refuses is refused alone.
+//! kind of event counted once; a full client queue drops its oldest events
+//! and counts them; an event Tally refuses is refused alone. Retries:
+//! `client_retries.rs`; the axum layer: `client_layer.rs`.
 
 use std::{
     collections::HashSet,
@@ -15,11 +14,7 @@ use tally_client::{
     ApiKey, Client, ClientBuilder, Execution, Method, PoolEvent, PoolKind, RecordError, Request,
     Stats, Status, Tally,
 };
-use tally_tests::{
-    MASTER_KEY,
-    process::{ServerProcess, free_port},
-    spawn_app_with,
-};
+use tally_tests::{MASTER_KEY, process::free_port, spawn_app_with};
 
 pub(crate) const INGEST_KEY: &str = "test-ingest-key-of-the-clients";
 
@@ -56,7 +51,7 @@ pub(crate) async fn admin(base_url: &str, path: &str) -> Value {
     response.json().await.unwrap()
 }
 
-fn execution(prefix: &str, i: usize) -> Execution {
+pub(crate) fn execution(prefix: &str, i: usize) -> Execution {
     let status = if i.is_multiple_of(10) {
         Status::Failed
     } else {
@@ -72,7 +67,7 @@ fn execution(prefix: &str, i: usize) -> Execution {
 
 /// Checks the database holds exactly the executions `expected`, each once,
 /// and that the daily rollup counts as many.
-async fn assert_stored_once(db: &Path, expected: &HashSet<String>) {
+pub(crate) async fn assert_stored_once(db: &Path, expected: &HashSet<String>) {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}?mode=ro", db.display()))
         .await
         .unwrap();
@@ -100,7 +95,7 @@ async fn assert_stored_once(db: &Path, expected: &HashSet<String>) {
     pool.close().await;
 }
 
-fn ids(prefix: &str, range: impl Iterator<Item = usize>) -> HashSet<String> {
+pub(crate) fn ids(prefix: &str, range: impl Iterator<Item = usize>) -> HashSet<String> {
     range.map(|i| format!("{prefix}-{i}")).collect()
 }
 
@@ -194,141 +189,6 @@ async fn every_kind_sent_through_the_client_is_counted_once() {
         tally.record_execution(execution("late", 0)),
         Err(RecordError::Closed)
     );
-}
-
-#[tokio::test]
-async fn a_tally_restart_mid_stream_loses_nothing_and_counts_nothing_twice() {
-    const EVENTS: usize = 3000;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("metrics.db");
-    let port = free_port();
-    let flags = ["--ingest-api-key", INGEST_KEY];
-    let server = ServerProcess::start_on(&db, port, &flags).await;
-    let tally = client(&server.base_url).build().unwrap();
-    // About 1.5 s of steady traffic.
-    let producer = tokio::spawn({
-        let tally = tally.clone();
-        async move {
-            for i in 0..EVENTS {
-                tally.record_execution(execution("restart", i)).unwrap();
-                if i % 10 == 9 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before_kill = tally.stats();
-    assert!(
-        before_kill.sent > 0,
-        "nothing sent before the kill: {before_kill:?}"
-    );
-    server.kill();
-    // Down for a while: the client keeps what it has and retries.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let server = ServerProcess::start_on(&db, port, &flags).await;
-    producer.await.unwrap();
-    let stats = flushed(&tally).await;
-    assert!(
-        stats.recorded as usize == EVENTS && stats.sent as usize == EVENTS,
-        "{stats:?}"
-    );
-    assert_eq!((stats.dropped, stats.rejected), (0, 0), "{stats:?}");
-    assert!(stats.retries > 0, "Tally was down: {stats:?}");
-    assert_stored_once(&db, &ids("restart", 0..EVENTS)).await;
-    let summary = admin(
-        &server.base_url,
-        "/api/v1/admin/metrics/summary?period=hour",
-    )
-    .await;
-    assert_eq!(summary["total_executions"], EVENTS);
-}
-
-#[tokio::test]
-async fn a_full_tally_buffer_answers_503_and_the_client_retries_until_all_land_once() {
-    let app = spawn_app_with(&[
-        "--ingest-api-key",
-        INGEST_KEY,
-        "--metrics-buffer-size",
-        "20",
-    ])
-    .await;
-    // Another connection holds the write lock: what Tally buffers stays
-    // buffered, so a second batch finds the buffer full.
-    let blocker = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
-        .await
-        .unwrap();
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
-
-    let holder = client(&app.base_url).batch_size(20).build().unwrap();
-    for i in 0..20 {
-        holder.record_execution(execution("held", i)).unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let burst = client(&app.base_url).batch_size(10).build().unwrap();
-    for i in 0..200 {
-        burst.record_execution(execution("burst", i)).unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while holder.stats().retries + burst.stats().retries == 0 {
-        assert!(Instant::now() < deadline, "no 503 was seen");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
-    drop(lock);
-
-    let (held, burst) = (flushed(&holder).await, flushed(&burst).await);
-    assert_eq!(
-        (held.sent, held.dropped, held.rejected),
-        (20, 0, 0),
-        "{held:?}"
-    );
-    assert_eq!(
-        (burst.sent, burst.dropped, burst.rejected),
-        (200, 0, 0),
-        "{burst:?}"
-    );
-    let expected = ids("held", 0..20)
-        .union(&ids("burst", 0..200))
-        .cloned()
-        .collect();
-    assert_stored_once(&app.db_path(), &expected).await;
-}
-
-#[tokio::test]
-async fn a_retry_after_a_lost_answer_counts_once() {
-    let app = spawn_app_with(&["--ingest-api-key", INGEST_KEY]).await;
-    let blocker = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
-        .await
-        .unwrap();
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
-    // Each attempt times out on the client while Tally holds it; Tally
-    // commits every copy once the lock goes.
-    let tally = client(&app.base_url)
-        .request_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    for i in 0..30 {
-        tally.record_execution(execution("lost", i)).unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tally.stats().retries < 2 {
-        assert!(Instant::now() < deadline, "the attempts did not time out");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
-    drop(lock);
-    let stats = flushed(&tally).await;
-    assert_eq!((stats.sent, stats.duplicates), (30, 30), "{stats:?}");
-    assert_stored_once(&app.db_path(), &ids("lost", 0..30)).await;
 }
 
 #[tokio::test]

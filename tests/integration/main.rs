@@ -4,6 +4,7 @@
 mod accuracy;
 mod alerts;
 mod client_layer;
+mod client_retries;
 mod clients;
 mod counters;
 mod dashboard_e2e;
