@@ -99,10 +99,16 @@ impl Queue {
         self.lock().entries.front().map(|e| e.queued_at)
     }
 
-    /// Takes up to `n` events from the front.
+    /// Takes up to `n` events from the front. Callers wait for this lock,
+    /// so it is held briefly: all of a short queue is swapped out whole.
     pub(crate) fn take(&self, n: usize) -> Vec<Entry> {
         let mut inner = self.lock();
-        let n = n.min(inner.entries.len());
+        if inner.entries.len() <= n {
+            let spare = VecDeque::with_capacity(inner.entries.len().clamp(64, 1024));
+            let all = std::mem::replace(&mut inner.entries, spare);
+            drop(inner);
+            return all.into();
+        }
         inner.entries.drain(..n).collect()
     }
 

@@ -77,13 +77,13 @@ pub(crate) fn request(r: Request, now: SystemTime) -> Result<Event, InvalidEvent
 }
 
 pub(crate) fn pool(p: PoolEvent, now: SystemTime) -> Result<Event, InvalidEvent> {
-    Ok(Event::Pool(WirePool {
+    Ok(Event::Pool(Box::new(WirePool {
         id: id_or_random("id", p.id)?,
         ts: timestamp("ts", p.ts, now)?,
         kind: p.kind.as_str(),
         language: language("language", p.language)?,
         acquire_time_ms: optional_measure("acquire_time_ms", p.acquire_time_ms, MAX_DURATION_MS)?,
-    }))
+    })))
 }
 
 fn text(field: &'static str, value: String, max: usize) -> Result<String, InvalidEvent> {

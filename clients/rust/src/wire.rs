@@ -29,7 +29,7 @@ impl Kind {
 pub(crate) enum Event {
     Execution(Box<WireExecution>),
     Request(Box<WireRequest>),
-    Pool(WirePool),
+    Pool(Box<WirePool>),
 }
 
 impl Event {
@@ -129,5 +129,6 @@ pub(crate) struct WirePool {
 /// Tally keeps: every retry sends the same text.
 fn rfc3339<S: Serializer>(ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
     let time = chrono::DateTime::from_timestamp_millis(*ms).unwrap_or_default();
-    serializer.collect_str(&time.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    // Not `format(…)`: that parses its pattern on every call.
+    serializer.serialize_str(&time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
