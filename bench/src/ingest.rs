@@ -55,21 +55,21 @@ fn batch_body(tag: &str, n: usize, batch: usize, now: &str) -> Vec<u8> {
     body.into_bytes()
 }
 
-struct LoadResult {
-    events_per_second: f64,
-    requests_per_second: f64,
+pub(crate) struct LoadResult {
+    pub(crate) events_per_second: f64,
+    pub(crate) requests_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
-    errors: u64,
+    pub(crate) errors: u64,
     max_rss_mb: f64,
     /// Share of the machine's CPU time the server used during the load.
-    server_cpu_share: f64,
+    pub(crate) server_cpu_share: f64,
     /// Share the load generator (this process) used.
-    client_cpu_share: f64,
+    pub(crate) client_cpu_share: f64,
 }
 
 /// `connections` clients send batches of `batch` for `seconds`.
-async fn load(
+pub(crate) async fn load(
     base_url: &str,
     batch: usize,
     connections: usize,
@@ -185,7 +185,7 @@ async fn sqlite_bulk_insert(dir: &Path, rows: usize) -> anyhow::Result<f64> {
 
 /// The servers' flags: a deep buffer and large batches so the load, not a
 /// limit, decides the rate.
-const FLAGS: [&str; 4] = [
+pub(crate) const FLAGS: [&str; 4] = [
     "--metrics-buffer-size",
     "200000",
     "--max-batch-events",

@@ -7,6 +7,7 @@
 //! `-- all --quick --binary target/debug/tally` for the CI smoke run, which
 //! asserts nothing about speed.
 
+mod clients;
 mod cold;
 mod datasets;
 mod ingest;
@@ -56,6 +57,9 @@ enum What {
     Page,
     /// Hot-counter updates through the pipelined Redis path vs redis-benchmark.
     Redis,
+    /// The Rust producer client: events/s of one client vs a hand-written
+    /// sender, the caller's cost per event, TallyLayer's added latency.
+    Clients,
 }
 
 /// Sizes of a run.
@@ -118,6 +122,9 @@ async fn main() -> anyhow::Result<()> {
     let all = args.what == What::All;
     if all || args.what == What::Ingest {
         ingest::run(&args.binary, scale, &mut report).await?;
+    }
+    if all || args.what == What::Clients {
+        clients::run(&args.binary, scale, &mut report).await?;
     }
     if all || args.what == What::Queries {
         queries::run(&args.binary, scale, &mut report).await?;
