@@ -278,3 +278,30 @@ async fn events_tally_would_refuse_are_refused_alone() {
         "{stats:?}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_over_tallys_limits_is_split_until_it_fits() {
+    // A batch larger than the ingest buffer is a 413: it can never fit.
+    let app = spawn_app_with(&[
+        "--ingest-api-key",
+        INGEST_KEY,
+        "--metrics-buffer-size",
+        "60",
+    ])
+    .await;
+    let tally = client(&app.base_url)
+        .batch_size(200)
+        .max_delay(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    for i in 0..200 {
+        tally.record_execution(execution("split", i)).unwrap();
+    }
+    let stats = flushed(&tally).await;
+    assert_eq!(
+        (stats.sent, stats.rejected, stats.dropped),
+        (200, 0, 0),
+        "{stats:?}"
+    );
+    assert_stored_once(&app.db_path(), &ids("split", 0..200)).await;
+}

@@ -24,6 +24,9 @@
 //! * **Bounded memory.** At most `queue_capacity` events wait, plus the batch
 //!   being sent; when the queue is full the oldest event is dropped and
 //!   counted in [`Stats::dropped`].
+//! * **Shut down before the runtime ends.** The sender is a task of the
+//!   runtime that built the client: `shutdown().await` at exit sends what is
+//!   queued; a runtime dropped first takes the queue with it.
 //! * **Refusals are final and narrow.** Events Tally would refuse are refused
 //!   by `record_*` already. If Tally still refuses one event of a batch (a
 //!   timestamp outside its window), only that event is counted as rejected
