@@ -9,6 +9,7 @@ set -euo pipefail
 TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
+AXE_CORE_VERSION=4.11.0
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 runtime_only=false
@@ -57,6 +58,16 @@ else
   fi
   say "installing binaryen $BINARYEN_VERSION from npm into .tools/"
   npm install --silent --no-audit --no-fund --prefix "$repo/.tools" "binaryen@$BINARYEN_VERSION"
+fi
+
+# axe-core: the accessibility rules the headless-Chromium tests run.
+if ! $runtime_only; then
+  if [[ "$(node -p "require('$repo/.tools/node_modules/axe-core/package.json').version" 2>/dev/null)" == "$AXE_CORE_VERSION" ]]; then
+    say "axe-core $AXE_CORE_VERSION: present"
+  else
+    say "installing axe-core $AXE_CORE_VERSION from npm into .tools/"
+    npm install --silent --no-audit --no-fund --prefix "$repo/.tools" "axe-core@$AXE_CORE_VERSION"
+  fi
 fi
 
 if ! $runtime_only; then

@@ -5,6 +5,7 @@ mod accuracy;
 mod alerts;
 mod counters;
 mod dashboard_e2e;
+mod dashboard_pages;
 mod health;
 mod ingest;
 mod load;
