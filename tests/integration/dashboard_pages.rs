@@ -79,6 +79,22 @@ async fn a_key_page_shows_the_numbers_of_the_api_for_its_key() {
         &after["total_requests"],
         "requests-total of the key",
     );
+    // Every chart has a text alternative: a sentence of what it shows.
+    for chart in ["executions", "success", "duration", "languages", "heatmap"] {
+        let said = client
+            .execute(
+                "const c = document.querySelector(`canvas[data-chart=${arguments[0]}]`);
+                 return document.getElementById(c.getAttribute('aria-describedby')).textContent;",
+                vec![chart.into()],
+            )
+            .await
+            .unwrap();
+        let said = said.as_str().unwrap_or_default();
+        assert!(
+            said.ends_with('.') && said.len() > 20 && !said.starts_with("Loading"),
+            "{chart}: {said}"
+        );
+    }
     let heading = wait_for(client, "[data-testid=key-page] h2").await;
     assert!(heading.text().await.unwrap().contains(&key));
 

@@ -7,12 +7,14 @@
 //!   when its legend entry is hovered.
 //! * [`hover`]: the read-out of the point under the pointer.
 //! * [`legend`]: which series a chart names, in which colour.
+//! * [`summary`]: the chart in a sentence, its text alternative.
 //! * [`axis_label`], [`short_number`], [`group_thousands`]: numbers as a
 //!   reader wants them.
 
 mod draw;
 mod hover;
 mod numbers;
+mod summary;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +24,7 @@ pub use self::{
     draw::draw,
     hover::hover,
     numbers::{axis_label, group_thousands, short_number},
+    summary::summary,
 };
 
 /// One line of a line chart.

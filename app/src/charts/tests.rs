@@ -179,3 +179,44 @@ fn a_hovered_legend_entry_mutes_the_other_series() {
         "{focused}"
     );
 }
+
+#[test]
+fn every_chart_says_what_it_shows_in_a_sentence() {
+    let lines = ChartSpec::Lines {
+        labels: vec!["13:00".into(), "14:00".into(), "15:00".into()],
+        series: vec![Series {
+            name: "p95".into(),
+            values: vec![Some(120.0), Some(3_400.0), None],
+            color: 0,
+            faint: false,
+        }],
+        unit: " ms".into(),
+    };
+    assert_eq!(
+        summary(&lines),
+        "3 points from 13:00 to 15:00. p95: peak 3,400 ms at 14:00, latest 3,400 ms."
+    );
+    let bars = ChartSpec::StackedBars {
+        categories: (0..7).map(|i| format!("lang{i}")).collect(),
+        parts: vec![("a".into(), (0..7).map(f64::from).collect())],
+    };
+    assert_eq!(
+        summary(&bars),
+        "lang6 6, lang5 5, lang4 4, lang3 3, lang2 2, and 2 more."
+    );
+    let heat = ChartSpec::Heatmap {
+        rows: vec!["Monday".into(), "Tuesday".into()],
+        columns: vec!["00".into(), "01".into()],
+        values: vec![vec![5.0, 7.0], vec![0.0, 2.0]],
+    };
+    assert_eq!(
+        summary(&heat),
+        "Busiest hour Monday 01:00 with 7; quietest Tuesday 00:00 with 0."
+    );
+    let empty = ChartSpec::Lines {
+        labels: Vec::new(),
+        series: Vec::new(),
+        unit: String::new(),
+    };
+    assert_eq!(summary(&empty), "No data in this period.");
+}

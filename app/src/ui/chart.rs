@@ -2,13 +2,14 @@
 //! ratio (crisp on high-DPI screens), redrawn when its data or the window
 //! size changes, with a read-out of the value under the pointer and a
 //! legend naming each series in its colour; hovering (or focusing) a legend
-//! entry emphasises its series.
+//! entry emphasises its series. Its text alternative is a sentence saying
+//! what it shows.
 
 use leptos::{html, prelude::*};
 
 #[cfg(target_arch = "wasm32")]
 use crate::charts::Layout;
-use crate::charts::{ChartSpec, LEGEND_MAX, Theme, legend};
+use crate::charts::{ChartSpec, LEGEND_MAX, Theme, legend, summary};
 
 #[component]
 pub fn Chart(
@@ -107,11 +108,18 @@ pub fn Chart(
                 node_ref=canvas
                 role="img"
                 aria-label=label
+                aria-describedby=format!("{id}-summary")
                 data-chart=id
                 data-drawn=move || drawn.get().to_string()
                 on:mousemove=on_move
                 on:mouseleave=move |_| readout.set(None)
             ></canvas>
+            // The chart in words, for screen readers (the panel's CSV link has the numbers).
+            <p class="sr-only" id=format!("{id}-summary") data-testid="chart-summary">
+                {move || {
+                    spec.with(|s| s.as_ref().map_or_else(|| "Loading.".to_owned(), summary))
+                }}
+            </p>
             {move || {
                 readout
                     .get()
