@@ -8,9 +8,9 @@ has a middleware that records every request of a Starlette/FastAPI app.
 """
 
 from ._async import AsyncTally
-from ._core import Stats
 from ._recorder import ContainerSource, ExecutionStatus, PoolKind, hash_api_key
 from ._sync import Tally
+from ._types import Stats
 from ._validate import InvalidEventError, Timestamp
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -10,8 +11,9 @@ from types import TracebackType
 
 import httpx
 
-from ._core import Batch, Core, Delivery, Pause, Reply
+from ._core import Core
 from ._recorder import Recorder
+from ._types import GRACE, Batch, Delivery, Pause, Reply
 
 logger = logging.getLogger("tally_client")
 
@@ -97,7 +99,8 @@ class AsyncTally(Recorder):
     async def aclose(self, timeout: float | None = None) -> None:
         """Flushes for up to ``timeout`` seconds (``close_timeout`` by default), then stops.
 
-        Events still unsent then are counted as dropped.
+        Returns within ``timeout`` plus a fraction of a second; events still
+        unsent then (a request in flight included) are counted as dropped.
         """
         if self._closed:
             return
@@ -109,12 +112,11 @@ class AsyncTally(Recorder):
         if not done:
             unsent = self._core.abandon()
             self._interrupt.set()
-            done, _ = await asyncio.wait({task}, timeout=self.settings.timeout + 1)
+            done, _ = await asyncio.wait({task}, timeout=GRACE)
             if not done:
-                task.cancel()
+                task.cancel()  # the request in flight: its events are counted as dropped
+                await asyncio.wait({task})
             logger.warning("tally client closed with events unsent (%d queued were dropped)", unsent)
-        assert self._http is not None
-        await self._http.aclose()
 
     async def __aenter__(self) -> AsyncTally:
         self._ensure_started()
@@ -138,10 +140,8 @@ class AsyncTally(Recorder):
                 wait = core.next_batch_in(time.monotonic())
                 if wait != 0:
                     self._wake.clear()
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), wait)
-                    except TimeoutError:
-                        pass
                     continue
                 batch = core.take()
                 await self._perform(core.deliver(batch))
@@ -152,6 +152,9 @@ class AsyncTally(Recorder):
             if batch is not None:
                 core.lose(batch)
             raise
+        finally:
+            assert self._http is not None
+            await self._http.aclose()
 
     async def _perform(self, delivery: Delivery) -> None:
         """Carries out a delivery's operations: POSTs with httpx, pauses on an event."""
@@ -163,10 +166,8 @@ class AsyncTally(Recorder):
             except StopIteration:
                 return
             if isinstance(operation, Pause):
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._interrupt.wait(), operation.seconds)
-                except TimeoutError:
-                    pass
                 reply = None
             else:
                 try:

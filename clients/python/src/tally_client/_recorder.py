@@ -12,10 +12,11 @@ import hashlib
 import itertools
 import secrets
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from . import _validate as v
-from ._core import Core, Event, Settings, Stats
+from ._core import Core
+from ._types import Event, Settings, Stats
 
 ExecutionStatus = Literal["completed", "failed", "timeout", "error"]
 ContainerSource = Literal["pool_hit", "pool_miss"]
@@ -229,8 +230,12 @@ class Recorder:
         id: str | None = None,
         ts: v.Timestamp | None = None,
     ) -> None:
-        """Queues one container-pool event: a warm container taken (hit), none warm (miss), none at all (exhausted)."""
-        event: dict[str, Any] = {
+        """Queues one container-pool event.
+
+        ``kind``: a warm container was taken (``hit``), none was warm
+        (``miss``), or none could be had at all (``exhausted``).
+        """
+        event: Event = {
             "id": self.new_id() if id is None else v.identifier("id", id),
             "ts": self._time("ts", ts),
             "kind": v.choice("kind", kind, v.POOL_KINDS),

@@ -10,8 +10,9 @@ from types import TracebackType
 
 import httpx
 
-from ._core import Core, Delivery, Pause, Reply
+from ._core import Core
 from ._recorder import Recorder
+from ._types import GRACE, Delivery, Pause, Reply
 
 logger = logging.getLogger("tally_client")
 
@@ -33,9 +34,7 @@ class Tally(Recorder):
         self._cond = threading.Condition(lock)
         self._core = Core(self.settings, lock, self._cond.notify_all, self._cond.notify_all)
         self._interrupt = threading.Event()
-        self._http = httpx.Client(
-            base_url=self.url, headers=self._headers, timeout=self.settings.timeout
-        )
+        self._http = httpx.Client(base_url=self.url, headers=self._headers, timeout=self.settings.timeout)
         self._thread = threading.Thread(target=self._run, name="tally-sender", daemon=True)
         self._thread.start()
         self._closed = False
@@ -63,8 +62,10 @@ class Tally(Recorder):
     def close(self, timeout: float | None = None) -> None:
         """Flushes for up to ``timeout`` seconds (``close_timeout`` by default), then stops.
 
-        Events still unsent then are counted as dropped. Recording after
-        close drops the event (counted) instead of raising.
+        Returns within ``timeout`` plus a fraction of a second. Events still
+        queued then are counted as dropped; a request already in flight
+        finishes on the sender thread and is counted when it does.
+        Recording after close drops the event (counted) instead of raising.
         """
         if self._closed:
             return
@@ -76,9 +77,9 @@ class Tally(Recorder):
         if self._thread.is_alive():
             unsent = self._core.abandon()
             self._interrupt.set()
-            self._thread.join(self.settings.timeout + 1)
+            # A request in flight may still finish on the (daemon) thread; it is counted when it does.
+            self._thread.join(GRACE)
             logger.warning("tally client closed with events unsent (%d queued were dropped)", unsent)
-        self._http.close()
 
     def __enter__(self) -> Tally:
         return self
@@ -95,18 +96,21 @@ class Tally(Recorder):
 
     def _run(self) -> None:
         core = self._core
-        while True:
-            with self._cond:
-                while True:
-                    if core.done:
-                        return
-                    wait = core.next_batch_in(time.monotonic())
-                    if wait == 0:
-                        break
-                    self._cond.wait(wait)
-                batch = core.take()
-            self._perform(core.deliver(batch))
-            core.settle(batch)
+        try:
+            while True:
+                with self._cond:
+                    while True:
+                        if core.done:
+                            return
+                        wait = core.next_batch_in(time.monotonic())
+                        if wait == 0:
+                            break
+                        self._cond.wait(wait)
+                    batch = core.take()
+                self._perform(core.deliver(batch))
+                core.settle(batch)
+        finally:
+            self._http.close()
 
     def _perform(self, delivery: Delivery) -> None:
         """Carries out a delivery's operations: POSTs with httpx, pauses on an event."""

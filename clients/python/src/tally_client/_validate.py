@@ -12,7 +12,6 @@ import math
 import re
 from collections.abc import Collection
 from datetime import datetime
-from typing import Union
 
 MAX_ID = 128
 MAX_LANGUAGE = 32
@@ -30,13 +29,11 @@ MAX_U64 = 2**64 - 1
 EXECUTION_STATUSES = frozenset({"completed", "failed", "timeout", "error"})
 CONTAINER_SOURCES = frozenset({"pool_hit", "pool_miss"})
 POOL_KINDS = frozenset({"hit", "miss", "exhausted"})
-HTTP_METHODS = frozenset(
-    {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"}
-)
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"})
 
 #: What a caller may pass as an event time: an aware datetime, Unix seconds,
 #: or RFC 3339 text.
-Timestamp = Union[datetime, float, int, str]
+Timestamp = datetime | float | int | str
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, as Rust's char::is_control
 _IDENTIFIER = re.compile(r"[!-~]+")

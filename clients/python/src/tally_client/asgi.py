@@ -28,10 +28,13 @@ from ._recorder import Recorder
 from ._sync import Tally
 from ._validate import HTTP_METHODS
 
+_MOUNTS: tuple[type, ...]
 try:  # Starlette is optional: without it every route is read by its attributes.
-    from starlette.routing import Mount as _Mount
+    from starlette.routing import Mount
+
+    _MOUNTS = (Mount,)
 except ImportError:  # pragma: no cover
-    _Mount = None
+    _MOUNTS = ()
 
 logger = logging.getLogger("tally_client")
 
@@ -146,7 +149,11 @@ class TallyMiddleware:
             return
         state = scope.get("state")
         if cache_hit is None and state:
-            marked = state.get(CACHE_HIT_STATE) if isinstance(state, dict) else getattr(state, CACHE_HIT_STATE, None)
+            marked = (
+                state.get(CACHE_HIT_STATE)
+                if isinstance(state, dict)
+                else getattr(state, CACHE_HIT_STATE, None)
+            )
             if isinstance(marked, bool):
                 cache_hit = marked
         api_key = self._api_key(scope) if self._key_header else None
@@ -171,13 +178,14 @@ class TallyMiddleware:
         """The matched route's template, with the prefixes of the mounts it sits in."""
         route = scope.get("route")
         template = getattr(route, "path_format", None) or getattr(route, "path", None)
-        if not isinstance(template, str):
-            return self.unmatched_endpoint
         # Mounts on the way extend root_path by what they matched.
-        prefix = scope.get("root_path", "")[len(root_path) :]
-        if _Mount is not None and isinstance(route, _Mount):
+        prefix: str = scope.get("root_path", "")[len(root_path) :]
+        if not isinstance(template, str):
+            # FastAPI's router names no route for a mounted app that has no router of its own.
+            return prefix + "/{path}" if prefix else self.unmatched_endpoint
+        if isinstance(route, _MOUNTS):
             # The last router matched the mount itself: its own part is in the prefix.
-            own = route.path
+            own: str = getattr(route, "path", "")
             prefix = prefix[: -len(own)] if own and prefix.endswith(own) else ""
         return prefix + template
 
@@ -212,5 +220,5 @@ async def close_client(client: Recorder) -> None:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     return None
