@@ -118,4 +118,24 @@ if ! $runtime_only; then
   fi
 fi
 
+# The Python producer client (clients/python), installed editable from the
+# repository, with what its tests use (PyPI only).
+PY_CLIENT_PINS=(httpx==0.28.1 pytest==9.2.0 fastapi==0.163.2 starlette==1.10.0 uvicorn==0.54.0)
+pc_venv="$repo/.tools/py-client-venv"
+if ! $runtime_only; then
+  if [[ -x "$pc_venv/bin/python" ]] && "$pc_venv/bin/python" -c '
+import sys, pathlib, importlib.metadata as md
+import tally_client
+pins = dict(pin.split("==") for pin in sys.argv[2:])
+here = pathlib.Path(tally_client.__file__).resolve().is_relative_to(pathlib.Path(sys.argv[1]).resolve())
+sys.exit(not here or any(md.version(name) != version for name, version in pins.items()))
+' "$repo/clients/python" "${PY_CLIENT_PINS[@]}" 2>/dev/null; then
+    say "Python client venv (${PY_CLIENT_PINS[*]}): present"
+  else
+    say "installing the Python client and ${PY_CLIENT_PINS[*]} into .tools/py-client-venv (PyPI)"
+    python3 -m venv "$pc_venv"
+    "$pc_venv/bin/pip" install --quiet --disable-pip-version-check "${PY_CLIENT_PINS[@]}" -e "$repo/clients/python"
+  fi
+fi
+
 say "done"
