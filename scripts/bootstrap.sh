@@ -9,6 +9,7 @@ set -euo pipefail
 TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
+AXE_CORE_VERSION=4.11.0
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 runtime_only=false
@@ -59,6 +60,16 @@ else
   npm install --silent --no-audit --no-fund --prefix "$repo/.tools" "binaryen@$BINARYEN_VERSION"
 fi
 
+# axe-core: the accessibility rules the headless-Chromium tests run.
+if ! $runtime_only; then
+  if [[ "$(node -p "require('$repo/.tools/node_modules/axe-core/package.json').version" 2>/dev/null)" == "$AXE_CORE_VERSION" ]]; then
+    say "axe-core $AXE_CORE_VERSION: present"
+  else
+    say "installing axe-core $AXE_CORE_VERSION from npm into .tools/"
+    npm install --silent --no-audit --no-fund --prefix "$repo/.tools" "axe-core@$AXE_CORE_VERSION"
+  fi
+fi
+
 if ! $runtime_only; then
   missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
@@ -104,6 +115,26 @@ if ! $runtime_only; then
     say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/schemathesis-venv (PyPI)"
     python3 -m venv "$st_venv"
     "$st_venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+fi
+
+# The Python producer client (clients/python), installed editable from the
+# repository, with what its tests use (PyPI only).
+PY_CLIENT_PINS=(httpx==0.28.1 pytest==9.2.0 fastapi==0.163.2 starlette==1.10.0 uvicorn==0.54.0)
+pc_venv="$repo/.tools/py-client-venv"
+if ! $runtime_only; then
+  if [[ -x "$pc_venv/bin/python" ]] && "$pc_venv/bin/python" -c '
+import sys, pathlib, importlib.metadata as md
+import tally_client
+pins = dict(pin.split("==") for pin in sys.argv[2:])
+here = pathlib.Path(tally_client.__file__).resolve().is_relative_to(pathlib.Path(sys.argv[1]).resolve())
+sys.exit(not here or any(md.version(name) != version for name, version in pins.items()))
+' "$repo/clients/python" "${PY_CLIENT_PINS[@]}" 2>/dev/null; then
+    say "Python client venv (${PY_CLIENT_PINS[*]}): present"
+  else
+    say "installing the Python client and ${PY_CLIENT_PINS[*]} into .tools/py-client-venv (PyPI)"
+    python3 -m venv "$pc_venv"
+    "$pc_venv/bin/pip" install --quiet --disable-pip-version-check "${PY_CLIENT_PINS[@]}" -e "$repo/clients/python"
   fi
 fi
 

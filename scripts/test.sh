@@ -24,6 +24,12 @@ trunk build --release
 step "cargo build --bins (the binary the crash tests start)"
 cargo build --locked --bins
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step "python client tests against the real binary"
+scripts/test-python-client.sh 2>&1 | tee -a "$log"
+
 step "schemathesis: every REST operation against /api/openapi.json, live server"
 scripts/fuzz-api.sh
 
@@ -31,8 +37,8 @@ step "benchmark harness, quick mode (keeps it working; asserts nothing about spe
 cargo run --locked -q -p bench -- all --quick --binary target/debug/tally --out target/bench/quick.json
 
 step "cargo test"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-cargo test --locked 2>&1 | tee "$log"
-# One closing line with the totals of every test binary.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"
+cargo test --locked 2>&1 | tee -a "$log"
+# One closing line with the totals of every test binary and of pytest.
+awk '/^test result:/ { p += $4; f += $6 }
+  /^[0-9]+ (passed|failed).* in [0-9.]+s/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i - 1); if ($i ~ /^failed/) f += $(i - 1) } }
+  END { printf "\ntests: %d passed, %d failed\n", p, f }' "$log"

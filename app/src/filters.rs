@@ -222,6 +222,55 @@ impl Filters {
     }
 }
 
+/// The page that shows a set of filters: the board, or the page of one API
+/// key (`/monitoring/keys/{hash16}`), which takes the board's filters with
+/// its key in place of any key filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Page {
+    Board,
+    Key(String),
+}
+
+impl Page {
+    /// The page of the `key` path parameter: `None` without one, an error
+    /// naming it when it is not a key's 16 hex digits.
+    pub fn from_key_param(key: Option<String>) -> Result<Self, String> {
+        match key {
+            None => Ok(Self::Board),
+            Some(k) if k.len() == 16 && k.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(Self::Key(k.to_ascii_lowercase()))
+            }
+            Some(k) => Err(format!(
+                "`{k}` is not an API key: keys are shown by the first 16 hex digits of their hash"
+            )),
+        }
+    }
+
+    /// The filters this page shows: a key's page shows its key only, in
+    /// the overview.
+    pub fn scope(&self, mut filters: Filters) -> Filters {
+        if let Self::Key(key) = self {
+            filters.keys = vec![key.clone()];
+            filters.view = View::Overview;
+        }
+        filters
+    }
+
+    /// The URL of this page with `filters` (a key's page leaves its key out
+    /// of the query: it is in the path).
+    pub fn url(&self, filters: &Filters) -> String {
+        match self {
+            Self::Board => format!("/monitoring?{}", filters.to_query_string()),
+            Self::Key(key) => {
+                let mut rest = filters.clone();
+                rest.keys.clear();
+                rest.view = View::Overview;
+                format!("/monitoring/keys/{key}?{}", rest.to_query_string())
+            }
+        }
+    }
+}
+
 /// Percent-encodes a query value.
 pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -284,6 +333,32 @@ mod tests {
         assert_eq!(parse("view=nonsense").view, View::Overview);
         assert_eq!(View::Overview.id(), "overview");
         assert_eq!(View::Alerts.id(), "alerts");
+    }
+
+    #[test]
+    fn a_key_page_keeps_the_filters_and_puts_its_key_in_the_path() {
+        let board = parse("period=week&api_key_hash=0123456789abcdef&language=go&view=system");
+        let page = Page::from_key_param(Some("FEDCBA9876543210".into())).unwrap();
+        assert_eq!(page, Page::Key("fedcba9876543210".into()));
+        assert_eq!(
+            page.url(&board),
+            "/monitoring/keys/fedcba9876543210?period=week&language=go"
+        );
+        let shown = page.scope(board.clone());
+        assert_eq!(shown.keys, ["fedcba9876543210"]);
+        assert_eq!(shown.view, View::Overview);
+        assert_eq!(shown.language, "go");
+        // Back to the board: the filters without the page's key.
+        let mut back = shown;
+        back.keys.clear();
+        assert_eq!(
+            Page::Board.url(&back),
+            "/monitoring?period=week&language=go"
+        );
+        assert_eq!(Page::Board.scope(board.clone()), board);
+        assert_eq!(Page::from_key_param(None), Ok(Page::Board));
+        let error = Page::from_key_param(Some("nothex".into())).unwrap_err();
+        assert!(error.contains("`nothex` is not an API key"), "{error}");
     }
 
     #[test]

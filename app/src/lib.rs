@@ -31,10 +31,14 @@ use leptos_router::{
 /// The root component mounted by the `frontend` crate.
 #[component]
 pub fn App() -> impl IntoView {
+    // Asked once, above the routes: moving between the board and a key's
+    // page keeps the session.
+    provide_context(session::Auth::ask());
     view! {
         <Router>
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/monitoring") view=pages::Dashboard />
+                <Route path=path!("/monitoring/keys/:key") view=pages::Dashboard />
             </Routes>
         </Router>
     }

@@ -3,152 +3,16 @@
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
-use serde_json::Value;
-use tally::simulator::{SimulatorConfig, run};
-use tally_tests::{MASTER_KEY, TestApp, browser::Browser, require_dist, spawn_app};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn seed(app: &TestApp) {
-    run(SimulatorConfig {
-        base_url: app.base_url.clone(),
-        ingest_key: MASTER_KEY.to_owned(),
-        master_key: Some(MASTER_KEY.to_owned()),
-        backfill_days: 10,
-        peak_per_hour: 60.0,
-        live: false,
-        seed: 11,
-    })
-    .await
-    .expect("seed the database through the ingest API");
-}
-
-async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
-    client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
-}
-
-/// Waits until the board has loaded everything and drawn every chart.
-async fn wait_ready(client: &Client) {
-    wait_for(client, "[data-testid=board][data-ready=true]").await;
-    for chart in ["executions", "success", "duration", "languages", "heatmap"] {
-        wait_for(
-            client,
-            &format!("canvas[data-chart={chart}][data-drawn=true]"),
-        )
-        .await;
-    }
-}
-
-async fn attr(client: &Client, css: &str, name: &str) -> String {
-    wait_for(client, css)
-        .await
-        .attr(name)
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("{css} has no {name}"))
-}
-
-/// Polls until the element's attribute equals `expected`.
-async fn wait_attr(client: &Client, css: &str, name: &str, expected: &str) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let now = match client.find(Locator::Css(css)).await {
-            Ok(element) => element.attr(name).await.ok().flatten(),
-            Err(_) => None,
-        };
-        if now.as_deref() == Some(expected) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{css}[{name}] is {now:?}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The page's URL carries `part` (the filters live in the URL).
-async fn assert_url_has(client: &Client, part: impl AsRef<str>) {
-    let url = client.current_url().await.unwrap();
-    assert!(
-        url.as_str().contains(part.as_ref()),
-        "{url} lacks {}",
-        part.as_ref()
-    );
-}
-
-/// The browser's time zone: the dashboard's default `tz`.
-async fn browser_zone(client: &Client) -> String {
-    let zone = client
-        .execute(
-            "return Intl.DateTimeFormat().resolvedOptions().timeZone",
-            vec![],
-        )
-        .await
-        .unwrap();
-    zone.as_str().unwrap().to_owned()
-}
-
-async fn rest(app: &TestApp, view: &str, query: &str) -> Value {
-    app.admin_get(&format!("/api/v1/admin/metrics/{view}?{query}"))
-        .await
-}
-
-/// A count of a window that ends now can only fall as time passes (seeded
-/// events leave the window's start, none arrive), so the dashboard's figure,
-/// asked at an instant between two REST calls, lies between their answers.
-fn assert_between(shown: &str, before: &Value, after: &Value, what: &str) {
-    let shown: u64 = shown.parse().unwrap_or_else(|_| panic!("{what}: {shown}"));
-    let (before, after) = (before.as_u64().unwrap(), after.as_u64().unwrap());
-    assert!(
-        (after..=before).contains(&shown),
-        "{what}: the dashboard shows {shown}, the REST API {before} before and {after} after"
-    );
-}
-
-/// Polls until the card shows the REST API's count for the same view, asked
-/// at an instant between `before` (the answer before the click) and now.
-async fn wait_total(client: &Client, app: &TestApp, query: &str, before: &Value) {
-    let before = before["total_executions"].as_u64().unwrap();
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let shown = match client.find(Locator::Css("[data-testid=card-total]")).await {
-            Ok(element) => element.attr("data-value").await.ok().flatten(),
-            Err(_) => None,
-        };
-        let after = rest(app, "summary", query).await["total_executions"]
-            .as_u64()
-            .unwrap();
-        let shown = shown.and_then(|v| v.parse::<u64>().ok());
-        if shown.is_some_and(|v| (after..=before).contains(&v)) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "card-total is {shown:?}, the REST API {before} before and {after} after"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn log_in(client: &Client, key: &str) {
-    let input = wait_for(client, "#master-key").await;
-    input.clear().await.unwrap();
-    input.send_keys(key).await.unwrap();
-    client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
+use fantoccini::Locator;
+use tally_tests::{
+    MASTER_KEY,
+    browser::Browser,
+    dashboard::{
+        WAIT, assert_between, assert_url_has, attr, browser_zone, click, log_in, rest, seed,
+        set_value, wait_attr, wait_for, wait_ready, wait_text, wait_total,
+    },
+    require_dist, spawn_app,
+};
 
 #[tokio::test]
 async fn monitoring_page_renders_the_wasm_app() {
@@ -379,7 +243,7 @@ async fn the_dashboard_from_login_to_logout() {
         .unwrap();
     assert_eq!(selected.as_str(), Some("python"));
 
-    // A key's name in the key table shows that key only.
+    // A key's name in the key table opens that key's page, with the filters.
     let key = attr(client, "[data-testid=key-row]", "data-key").await;
     let key_query = format!("period=month&language=python&tz={tz}&api_key_hash={key}");
     let of_key = rest(&app, "summary", &key_query).await;
@@ -389,7 +253,8 @@ async fn the_dashboard_from_login_to_logout() {
     )
     .await;
     wait_total(client, &app, &key_query, &of_key).await;
-    assert_url_has(client, format!("api_key_hash={key}")).await;
+    assert_url_has(client, format!("/monitoring/keys/{key}?")).await;
+    assert_url_has(client, "language=python").await;
 
     // Phone width: still usable; screenshot for the README.
     client
@@ -508,46 +373,6 @@ async fn tally_metrics_exported_to_another_tally_show_on_its_custom_metrics_view
     );
     browser.screenshot("custom-metrics-1280").await.unwrap();
     browser.close().await.unwrap();
-}
-
-/// Sets a form control's value as typing would, and fires `input` and `change`.
-async fn set_value(client: &Client, css: &str, value: &str) {
-    let element = wait_for(client, css).await;
-    client
-        .execute(
-            "const e = arguments[0]; e.value = arguments[1];
-             e.dispatchEvent(new Event('input', {bubbles: true}));
-             e.dispatchEvent(new Event('change', {bubbles: true}));",
-            vec![serde_json::to_value(&element).unwrap(), Value::from(value)],
-        )
-        .await
-        .unwrap();
-}
-
-/// Polls until the element (which may be redrawn meanwhile) contains `text`.
-async fn wait_text(client: &Client, css: &str, text: &str) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let now = client
-            .execute(
-                "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
-                vec![Value::from(css)],
-            )
-            .await
-            .unwrap();
-        if now.as_str().is_some_and(|t| t.contains(text)) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{css} reads {now}, expected {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn click(client: &Client, css: &str) {
-    wait_for(client, css).await.click().await.unwrap();
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod client_retries;
 mod clients;
 mod counters;
 mod dashboard_e2e;
+mod dashboard_pages;
 mod health;
 mod ingest;
 mod load;

@@ -5,6 +5,7 @@
 //! Set `TEST_LOG=1` to see the application's logs.
 
 pub mod browser;
+pub mod dashboard;
 pub mod process;
 pub mod redis_server;
 

@@ -1,22 +1,14 @@
-//! `/monitoring`: the login form until the caller has a session, then the
-//! board.
+//! `/monitoring` and `/monitoring/keys/{hash16}`: the login form until the
+//! caller has a session, then the board (of every key, or of one).
 
 use leptos::prelude::*;
 
 use super::board::Board;
-use crate::{
-    api::{login, whoami},
-    session::Auth,
-};
+use crate::{api::login, session::Auth};
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let auth = Auth(RwSignal::new(None));
-    provide_context(auth);
-    // Ask once: is there a session already?
-    leptos::task::spawn_local(async move {
-        auth.0.set(Some(whoami().await.unwrap_or(false)));
-    });
+    let auth = expect_context::<Auth>();
 
     view! {
         {move || match auth.0.get() {

@@ -1,13 +1,15 @@
 //! A chart on a canvas: sized to its container, drawn at the device pixel
 //! ratio (crisp on high-DPI screens), redrawn when its data or the window
 //! size changes, with a read-out of the value under the pointer and a
-//! legend naming each series in its colour.
+//! legend naming each series in its colour; hovering (or focusing) a legend
+//! entry emphasises its series. Its text alternative is a sentence saying
+//! what it shows.
 
 use leptos::{html, prelude::*};
 
 #[cfg(target_arch = "wasm32")]
 use crate::charts::Layout;
-use crate::charts::{ChartSpec, LEGEND_MAX, Theme, legend};
+use crate::charts::{ChartSpec, LEGEND_MAX, Theme, legend, summary};
 
 #[component]
 pub fn Chart(
@@ -24,6 +26,8 @@ pub fn Chart(
     let readout = RwSignal::new(None::<(String, f64, f64)>);
     let size = RwSignal::new(0u32);
     let drawn = RwSignal::new(false);
+    // The legend entry under the pointer or keyboard focus.
+    let focus = RwSignal::new(None::<usize>);
 
     #[cfg(target_arch = "wasm32")]
     {
@@ -34,10 +38,11 @@ pub fn Chart(
     Effect::new(move |_| {
         size.track();
         let spec = spec.get();
+        let focus = focus.get();
         let Some(element) = canvas.get() else { return };
         drawn.set(false);
         if let Some(spec) = spec {
-            paint(&element, &spec, height);
+            paint(&element, &spec, height, focus);
             drawn.set(true);
         }
     });
@@ -62,12 +67,21 @@ pub fn Chart(
                             {entries
                                 .into_iter()
                                 .take(LEGEND_MAX)
-                                .map(|entry| {
+                                .enumerate()
+                                .map(|(i, entry)| {
                                     let c = palette[entry.color % palette.len()];
                                     let alpha = if entry.faint { 0.45 } else { 1.0 };
                                     let name = entry.name.clone();
                                     view! {
-                                        <li data-series=name>
+                                        <li
+                                            data-series=name
+                                            tabindex="0"
+                                            class:focused=move || focus.get() == Some(i)
+                                            on:mouseenter=move |_| focus.set(Some(i))
+                                            on:mouseleave=move |_| focus.set(None)
+                                            on:focus=move |_| focus.set(Some(i))
+                                            on:blur=move |_| focus.set(None)
+                                        >
                                             <span
                                                 class="swatch"
                                                 aria-hidden="true"
@@ -94,11 +108,18 @@ pub fn Chart(
                 node_ref=canvas
                 role="img"
                 aria-label=label
+                aria-describedby=format!("{id}-summary")
                 data-chart=id
                 data-drawn=move || drawn.get().to_string()
                 on:mousemove=on_move
                 on:mouseleave=move |_| readout.set(None)
             ></canvas>
+            // The chart in words, for screen readers (the panel's CSV link has the numbers).
+            <p class="sr-only" id=format!("{id}-summary") data-testid="chart-summary">
+                {move || {
+                    spec.with(|s| s.as_ref().map_or_else(|| "Loading.".to_owned(), summary))
+                }}
+            </p>
             {move || {
                 readout
                     .get()
@@ -119,7 +140,12 @@ pub fn Chart(
 }
 
 #[cfg(target_arch = "wasm32")]
-fn paint(element: &web_sys::HtmlCanvasElement, spec: &ChartSpec, height: u32) {
+fn paint(
+    element: &web_sys::HtmlCanvasElement,
+    spec: &ChartSpec,
+    height: u32,
+    focus: Option<usize>,
+) {
     use plotters::prelude::IntoDrawingArea;
     use plotters_canvas::CanvasBackend;
 
@@ -136,7 +162,8 @@ fn paint(element: &web_sys::HtmlCanvasElement, spec: &ChartSpec, height: u32) {
     let theme = theme();
     if let Some(backend) = CanvasBackend::with_canvas_object(element.clone()) {
         let root = backend.into_drawing_area();
-        if let Err(error) = crate::charts::draw(&root, spec, &theme, &Layout::for_spec(spec, scale))
+        if let Err(error) =
+            crate::charts::draw(&root, spec, &theme, &Layout::for_spec(spec, scale), focus)
         {
             leptos::logging::warn!("chart drawing failed: {error:?}");
         }
@@ -153,7 +180,13 @@ fn theme() -> Theme {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn paint(_element: &leptos::web_sys::HtmlCanvasElement, _spec: &ChartSpec, _height: u32) {}
+fn paint(
+    _element: &leptos::web_sys::HtmlCanvasElement,
+    _spec: &ChartSpec,
+    _height: u32,
+    _focus: Option<usize>,
+) {
+}
 
 /// The read-out for the pointer, and where to show it (CSS px in the chart).
 #[cfg(target_arch = "wasm32")]

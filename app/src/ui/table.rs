@@ -29,7 +29,8 @@ pub(crate) fn DataTable(
         view! { <tr>{cells}</tr> }.into_any()
     });
     view! {
-        <div class="table-wrap">
+        // Focusable: a table wider than its panel scrolls by keyboard too.
+        <div class="table-wrap" tabindex="0">
             <table class=class data-testid=testid>
                 {caption.map(|caption| view! { <caption>{caption}</caption> })}
                 <thead>{head}</thead>

@@ -7,6 +7,7 @@ use crate::{
     api::{get_alert_history, get_alert_rules, save_alert_rules, test_alert_webhooks},
     charts::group_thousands,
     error::AppError,
+    filters::{Filters, Page},
     types::{AlertDelivery, AlertIncident, AlertRulesDoc},
     ui::{DataTable, Panel, Tick, keyed, loaded, reloading},
 };
@@ -103,6 +104,22 @@ fn IncidentTable(incidents: Vec<AlertIncident>) -> impl IntoView {
     }
 }
 
+/// What an incident is about: the platform, or a key (linked to its page).
+fn subject(subject: Option<String>) -> AnyView {
+    match Page::from_key_param(subject.clone()) {
+        Ok(page @ Page::Key(_)) => {
+            let href = page.url(&Filters::from_params(|_| None));
+            view! {
+                <a href=href>
+                    <code>{subject}</code>
+                </a>
+            }
+            .into_any()
+        }
+        _ => view! { <code>{subject.unwrap_or_else(|| "platform".to_owned())}</code> }.into_any(),
+    }
+}
+
 #[component]
 fn IncidentRow(incident: AlertIncident) -> impl IntoView {
     let i = incident;
@@ -115,7 +132,7 @@ fn IncidentRow(incident: AlertIncident) -> impl IntoView {
                 <span class="muted small">{format!(" {}", i.kind)}</span>
                 <div class="muted small">{i.message.clone()}</div>
             </th>
-            <td><code>{i.subject.clone().unwrap_or_else(|| "platform".to_owned())}</code></td>
+            <td>{subject(i.subject.clone())}</td>
             <td>{format!("{} / {}", group_thousands(i.value), group_thousands(i.threshold))}</td>
             <td>{when(&i.started_at)}</td>
             <td>{i.resolved_at.as_deref().map(when).unwrap_or_else(|| "–".to_owned())}</td>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::FilterState;
 use crate::{
-    filters::{PERIODS, REFRESH, View},
+    filters::{Filters, PERIODS, REFRESH, View},
     types::{ApiKeyUsage, Languages},
     ui::{Loaded, keyed},
 };
@@ -83,6 +83,8 @@ pub(super) fn FilterBar(
     browser_tz: String,
     all_keys: Loaded<Vec<ApiKeyUsage>>,
     all_languages: Loaded<Languages>,
+    /// Whether to offer the key filter (not on a key's page).
+    key_filter: bool,
 ) -> impl IntoView {
     let start = RwSignal::new(filters.untracked().start);
     let end = RwSignal::new(filters.untracked().end);
@@ -165,63 +167,46 @@ pub(super) fn FilterBar(
                 </label>
                 <button type="submit" class="chip">"Apply"</button>
             </form>
-            <details class="keys">
-                <summary data-testid="key-filter">
-                    {move || match filters.get().keys.len() {
-                        0 => "All API keys".to_owned(),
-                        1 => "1 API key".to_owned(),
-                        n => format!("{n} API keys"),
-                    }}
-                </summary>
-                <div class="key-list" role="group" aria-label="API keys">
-                    // Keyed by name too: a renamed key is drawn again.
-                    {keyed(
-                        keys,
-                        |k| format!("{} {:?}", k.key_hash, k.name),
-                        move |key| view! { <KeyChoice key=key filters=filters /> },
-                    )}
-                </div>
-            </details>
-            <label>
-                <span class="sr-only">"Tenant"</span>
-                <select
-                    aria-label="Tenant"
-                    data-testid="tenant-filter"
-                    on:change=move |ev| {
-                        let value = event_target_value(&ev);
-                        filters.update(|f| f.tenant = value)
+            {key_filter
+                .then(|| {
+                    view! {
+                            <details class="keys">
+                                <summary data-testid="key-filter">
+                                    {move || match filters.get().keys.len() {
+                                        0 => "All API keys".to_owned(),
+                                        1 => "1 API key".to_owned(),
+                                        n => format!("{n} API keys"),
+                                    }}
+                                </summary>
+                                <div class="key-list" role="group" aria-label="API keys">
+                                    // Keyed by name too: a renamed key is drawn again.
+                                    {keyed(
+                                        keys,
+                                        |k| format!("{} {:?}", k.key_hash, k.name),
+                                        move |key| view! { <KeyChoice key=key filters=filters /> },
+                                    )}
+                                </div>
+                            </details>
                     }
-                >
-                    <option value="" selected=move || filters.get().tenant.is_empty()>
-                        "All tenants"
-                    </option>
-                    {keyed(
-                        tenants,
-                        String::clone,
-                        move |tenant| choice(tenant, move |t| filters.get().tenant == t),
-                    )}
-                </select>
-            </label>
-            <label>
-                <span class="sr-only">"Language"</span>
-                <select
-                    aria-label="Language"
-                    data-testid="language-filter"
-                    on:change=move |ev| {
-                        let value = event_target_value(&ev);
-                        filters.update(|f| f.language = value)
-                    }
-                >
-                    <option value="" selected=move || filters.get().language.is_empty()>
-                        "All languages"
-                    </option>
-                    {keyed(
-                        languages,
-                        String::clone,
-                        move |language| choice(language, move |l| filters.get().language == l),
-                    )}
-                </select>
-            </label>
+                })}
+            <FilterSelect
+                label="Tenant"
+                testid="tenant-filter"
+                all="All tenants"
+                choices=Signal::derive(tenants)
+                get=|f| &f.tenant
+                set=|f, tenant| f.tenant = tenant
+                filters=filters
+            />
+            <FilterSelect
+                label="Language"
+                testid="language-filter"
+                all="All languages"
+                choices=Signal::derive(languages)
+                get=|f| &f.language
+                set=|f, language| f.language = language
+                filters=filters
+            />
             <label>
                 <span class="sr-only">"Time zone"</span>
                 <select
@@ -278,6 +263,43 @@ pub(super) fn FilterBar(
                 </select>
             </label>
         </section>
+    }
+}
+
+/// The `<select>` of one usage filter: every value (empty) or one of
+/// `choices`; `get` and `set` name the filter.
+#[component]
+fn FilterSelect(
+    label: &'static str,
+    testid: &'static str,
+    /// The label of the empty choice.
+    all: &'static str,
+    choices: Signal<Vec<String>>,
+    get: fn(&Filters) -> &String,
+    set: fn(&mut Filters, String),
+    filters: FilterState,
+) -> impl IntoView {
+    view! {
+        <label>
+            <span class="sr-only">{label}</span>
+            <select
+                aria-label=label
+                data-testid=testid
+                on:change=move |ev| {
+                    let value = event_target_value(&ev);
+                    filters.update(|f| set(f, value))
+                }
+            >
+                <option value="" selected=move || get(&filters.get()).is_empty()>
+                    {all}
+                </option>
+                {keyed(
+                    move || choices.get(),
+                    String::clone,
+                    move |value| choice(value, move |v| get(&filters.get()) == v),
+                )}
+            </select>
+        </label>
     }
 }
 

@@ -1,11 +1,13 @@
 //! The API-key table: usage and resources per key, sortable by any column;
-//! a key's name filters the board by it, its tenant is edited in place.
+//! a key's name links to its page, its tenant is edited in place.
 
 use leptos::prelude::*;
 
+use super::FilterState;
 use crate::{
     api::set_key_tenant,
     charts::group_thousands,
+    filters::Page,
     types::ApiKeyUsage,
     ui::{DataTable, Tick, keyed},
 };
@@ -80,8 +82,8 @@ fn heading(sort: RwSignal<Sort>, column: Option<usize>, title: &'static str) -> 
 pub(super) fn KeyTable(
     keys: Vec<ApiKeyUsage>,
     tick: Tick,
-    /// Called with a key's hash when its name is clicked.
-    pick: Callback<String>,
+    /// The filters a key's page keeps.
+    filters: FilterState,
 ) -> impl IntoView {
     if keys.is_empty() {
         return view! {
@@ -106,7 +108,7 @@ pub(super) fn KeyTable(
             {keyed(
                 move || sorted(keys.clone(), sort.get()),
                 |k| k.key_hash.clone(),
-                move |usage| view! { <KeyRow usage=usage tick=tick pick=pick /> },
+                move |usage| view! { <KeyRow usage=usage tick=tick filters=filters /> },
             )}
         </DataTable>
     }
@@ -114,27 +116,25 @@ pub(super) fn KeyTable(
 }
 
 #[component]
-fn KeyRow(usage: ApiKeyUsage, tick: Tick, pick: Callback<String>) -> impl IntoView {
+fn KeyRow(usage: ApiKeyUsage, tick: Tick, filters: FilterState) -> impl IntoView {
     let cells = KEY_COLUMNS
         .iter()
         .map(|(_, value)| view! { <td>{group_thousands(value(&usage))}</td> })
         .collect_view();
-    let key = usage.key_hash.clone();
+    let page = Page::Key(usage.key_hash.clone());
     let row_key = usage.key_hash.clone();
     view! {
         <tr data-testid="key-row" data-key=row_key data-usage=usage.usage_count>
             <th scope="row">
-                <button
-                    type="button"
-                    class="link"
+                <a
                     data-testid="key-link"
-                    title="Show this key only"
-                    on:click=move |_| pick.run(key.clone())
+                    title="This key's page"
+                    href=move || page.url(&filters.get())
                 >
                     {usage.name.unwrap_or_default()}
                     " "
                     <code>{usage.key_hash.clone()}</code>
-                </button>
+                </a>
             </th>
             <td>
                 <TenantCell key=usage.key_hash tenant=usage.tenant.unwrap_or_default() tick=tick />

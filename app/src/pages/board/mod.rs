@@ -1,9 +1,12 @@
 //! The dashboard proper: a header with the live counters, the filter bar,
 //! the tabs and the chosen tab. Every widget loads through a server
 //! function with the filters from the URL, and reloads on auto-refresh.
+//! A key's page (`/monitoring/keys/{hash16}`) is the same overview with its
+//! key in place of the key filter, under a heading naming the key.
 //! This module only wires the parts together:
 //!
 //! * [`filter_bar`]: the usage filters and the tabs.
+//! * [`key_heading`]: the heading of a key's page.
 //! * [`live_strip`]: the header's live counters, health and log-out button.
 //! * [`overview`]: the Overview tab, built from [`cards`], [`key_table`] and
 //!   [`panels`], its charts drawn from [`chart_specs`].
@@ -14,6 +17,7 @@ mod cards;
 mod chart_specs;
 mod custom;
 mod filter_bar;
+mod key_heading;
 mod key_table;
 mod live_strip;
 mod overview;
@@ -23,13 +27,14 @@ mod system;
 use leptos::prelude::*;
 use leptos_router::{
     NavigateOptions,
-    hooks::{use_navigate, use_query_map},
+    hooks::{use_navigate, use_params_map, use_query_map},
 };
 
 use self::{
     alerts::AlertsView,
     custom::CustomMetricsView,
     filter_bar::{FilterBar, ViewTabs},
+    key_heading::KeyHeading,
     live_strip::{LiveStrip, LogoutButton},
     overview::{Loads, Overview},
     system::SystemMetricsView,
@@ -37,7 +42,7 @@ use self::{
 use crate::{
     api::{get_api_keys, get_languages},
     browser,
-    filters::{Filters, View},
+    filters::{Filters, Page, View},
     types::MetricsQuery,
     ui::{Tick, reloading},
 };
@@ -99,10 +104,30 @@ fn auto_refresh(filters: Memo<Filters>, tick: Tick) {
     });
 }
 
+/// The board of every key (`/monitoring`) or of one (`/monitoring/keys/{hash16}`).
 #[component]
 pub fn Board() -> impl IntoView {
+    let path = use_params_map();
+    let page = Memo::new(move |_| path.with(|p| Page::from_key_param(p.get("key"))));
+    move || match page.get() {
+        Ok(page) => view! { <BoardOf page=page /> }.into_any(),
+        Err(message) => view! {
+            <main class="page">
+                <p class="error" role="alert">{message}</p>
+                <a href="/monitoring">"All API keys"</a>
+            </main>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn BoardOf(page: Page) -> impl IntoView {
     let params = use_query_map();
-    let filters = Memo::new(move |_| params.with(|p| Filters::from_params(|k| p.get(k))));
+    let filters = {
+        let page = page.clone();
+        Memo::new(move |_| page.scope(params.with(|p| Filters::from_params(|k| p.get(k)))))
+    };
     let browser_tz = browser::time_zone();
     let query = {
         let browser_tz = browser_tz.clone();
@@ -111,12 +136,12 @@ pub fn Board() -> impl IntoView {
     let navigate = use_navigate();
     let state = FilterState {
         current: filters,
-        navigate: Callback::new(move |next: Filters| {
-            navigate(
-                &format!("/monitoring?{}", next.to_query_string()),
-                NavigateOptions::default(),
-            );
-        }),
+        navigate: {
+            let page = page.clone();
+            Callback::new(move |next: Filters| {
+                navigate(&page.url(&next), NavigateOptions::default());
+            })
+        },
     };
     // Bumped by auto-refresh: every widget reloads.
     let tick = Tick::new();
@@ -130,27 +155,40 @@ pub fn Board() -> impl IntoView {
 
     view! {
         <header class="topbar">
-            <span class="brand">"Tally"</span>
-            <span class="tagline">"usage metrics"</span>
+            <h1 class="title">
+                <span class="brand">"Tally"</span>
+                " "
+                <span class="tagline">"usage metrics"</span>
+            </h1>
             <LiveStrip tick=tick />
             <LogoutButton />
         </header>
         <main class="page" data-testid="board" data-ready=move || overview.ready().to_string()>
             // The usage filters mean nothing to the System and Alerts views.
+            {match &page {
+                Page::Key(key) => {
+                    view! { <KeyHeading key=key.clone() filters=state all_keys=all_keys /> }
+                        .into_any()
+                }
+                Page::Board => ().into_any(),
+            }}
             <div class:hidden=move || !view.get().uses_usage_filters()>
                 <FilterBar
                     filters=state
                     browser_tz=browser_tz.clone()
                     all_keys=all_keys
                     all_languages=all_languages
+                    key_filter=page == Page::Board
                 />
             </div>
-            <ViewTabs filters=state />
+            // A key's page is its overview only.
+            {(page == Page::Board).then(|| view! { <ViewTabs filters=state /> })}
             {move || match view.get() {
                 View::Overview => {
                     view! {
                         <Overview
                             loads=overview
+                            page=page.clone()
                             filters=state
                             query=query
                             tick=tick

@@ -19,7 +19,7 @@ use crate::{
         get_time_series, get_top_languages,
     },
     charts::{ChartSpec, group_thousands},
-    filters::encode,
+    filters::{Page, encode},
     types::{
         ApiKeyUsage, Heatmap, Languages, MetricsQuery, PoolStats, RequestStats, Summary,
         TimeSeries, TopLanguages,
@@ -116,6 +116,9 @@ fn spec<T: Clone + 'static>(
 #[component]
 pub(super) fn Overview(
     loads: Loads,
+    /// The board, or a key's page (no languages by key, no pool panel:
+    /// pool events carry no key).
+    page: Page,
     filters: FilterState,
     query: Memo<MetricsQuery>,
     tick: Tick,
@@ -149,8 +152,7 @@ pub(super) fn Overview(
             )
         })
     };
-    // A key's name filters the board by that key.
-    let pick = Callback::new(move |key: String| filters.update(|f| f.keys = vec![key]));
+    let of_key = matches!(page, Page::Key(_));
 
     view! {
         <section class="cards" aria-label="Summary">
@@ -181,7 +183,10 @@ pub(super) fn Overview(
             </Panel>
         </section>
         <section class="grid-2">
-            <Panel title="Languages by API key" csv=csv("languages")>
+            <Panel
+                title=if of_key { "Languages" } else { "Languages by API key" }
+                csv=csv("languages")
+            >
                 <Chart
                     id="languages"
                     label="Executions per language, stacked by API key"
@@ -223,7 +228,7 @@ pub(super) fn Overview(
             {move || error_of(heatmap, "the heatmap")}
         </Panel>
         <Panel title="API keys" csv=csv("api-keys")>
-            {move || loaded(keys, "API keys", move |k| view! { <KeyTable keys=k tick=tick pick=pick /> })}
+            {move || loaded(keys, "API keys", move |k| view! { <KeyTable keys=k tick=tick filters=filters /> })}
         </Panel>
         <Panel title="Execution queue" csv=csv("summary")>
             <QueuePanel
@@ -235,9 +240,14 @@ pub(super) fn Overview(
             />
         </Panel>
         <section class="grid-halves">
-            <Panel title="Container pool" csv=csv("pool")>
-                {move || loaded(pool, "pool statistics", |p| view! { <PoolPanel pool=p /> })}
-            </Panel>
+            {(!of_key)
+                .then(|| {
+                    view! {
+                        <Panel title="Container pool" csv=csv("pool")>
+                            {move || loaded(pool, "pool statistics", |p| view! { <PoolPanel pool=p /> })}
+                        </Panel>
+                    }
+                })}
             <Panel title="API requests" csv=csv("requests")>
                 {move || loaded(requests, "request statistics", |r| view! { <RequestPanel stats=r /> })}
             </Panel>
