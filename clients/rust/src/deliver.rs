@@ -76,7 +76,7 @@ enum Answer {
     BadEvent { index: Option<usize>, error: String },
     /// Another 4xx: sending it again would change nothing.
     Refused { status: StatusCode, error: String },
-    /// A connection error, a timeout, 5xx, 408 or 429: try again.
+    /// A connection error, a timeout, 5xx, 408, 425 or 429: try again.
     Retry {
         after: Option<Duration>,
         why: String,
@@ -265,7 +265,8 @@ fn classify(
             index: refusal.and_then(|r| r.index),
             error,
         },
-        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Answer::Retry {
+        // 425 Too Early: the server asks for the same request again later.
+        s if matches!(s.as_u16(), 408 | 425 | 429) => Answer::Retry {
             after: retry_after,
             why: error,
         },
@@ -356,10 +357,13 @@ mod tests {
         assert!(
             matches!(full, Answer::Retry { after: Some(d), .. } if d == Duration::from_secs(1))
         );
-        assert!(matches!(
-            classify(StatusCode::TOO_MANY_REQUESTS, None, b"", 1),
-            Answer::Retry { .. }
-        ));
+        for retried in [408, 425, 429, 500, 502] {
+            let status = StatusCode::from_u16(retried).unwrap();
+            assert!(matches!(
+                classify(status, None, b"", 1),
+                Answer::Retry { .. }
+            ));
+        }
         assert_eq!(
             classify(StatusCode::PAYLOAD_TOO_LARGE, None, b"", 1),
             Answer::TooLarge

@@ -18,7 +18,7 @@
 //! * **At least once, counted once.** An event gets its id and time when it
 //!   is recorded (a random id when it has none), and every attempt sends the
 //!   same id and time: Tally knows the event by them and counts a retry once.
-//!   Connection errors, timeouts, 5xx, 408 and 429 are retried with
+//!   Connection errors, timeouts, 5xx, 408, 425 and 429 are retried with
 //!   exponential backoff and full jitter, never sooner than a `Retry-After`;
 //!   an event is only given up at shutdown or when a full queue pushes it out.
 //! * **Bounded memory.** At most `queue_capacity` events wait, plus the batch

@@ -19,13 +19,13 @@ pub struct Stats {
     /// queue (the oldest go first), or still unsent when the shutdown
     /// deadline passed.
     pub dropped: u64,
-    /// Events Tally refused (a 4xx other than 408, 413 and 429: a wrong
+    /// Events Tally refused (a 4xx other than 408, 413, 425 and 429: a wrong
     /// key, a timestamp outside its window). Never retried.
     pub rejected: u64,
     /// Events refused by `record_*` because Tally would refuse them.
     pub invalid: u64,
     /// Requests sent again after a connection error, a timeout, a 5xx,
-    /// a 408 or a 429.
+    /// a 408, a 425 or a 429.
     pub retries: u64,
     /// Events waiting in the queue (not counting a batch being sent).
     pub queued: u64,
