@@ -71,14 +71,7 @@ async fn a_full_tally_buffer_answers_503_and_the_client_retries_until_all_land_o
     .await;
     // Another connection holds the write lock: what Tally buffers stays
     // buffered, so a second batch finds the buffer full.
-    let blocker = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
-        .await
-        .unwrap();
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = app.hold_write_lock().await;
 
     let holder = client(&app.base_url).batch_size(20).build().unwrap();
     for i in 0..20 {
@@ -94,8 +87,7 @@ async fn a_full_tally_buffer_answers_503_and_the_client_retries_until_all_land_o
         assert!(Instant::now() < deadline, "no 503 was seen");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
-    drop(lock);
+    lock.release().await;
 
     let (held, burst) = (flushed(&holder).await, flushed(&burst).await);
     assert_eq!(
@@ -118,14 +110,7 @@ async fn a_full_tally_buffer_answers_503_and_the_client_retries_until_all_land_o
 #[tokio::test]
 async fn a_retry_after_a_lost_answer_counts_once() {
     let app = spawn_app_with(&["--ingest-api-key", INGEST_KEY]).await;
-    let blocker = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
-        .await
-        .unwrap();
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = app.hold_write_lock().await;
     // Each attempt times out on the client while Tally holds it; Tally
     // commits every copy once the lock goes.
     let tally = client(&app.base_url)
@@ -140,8 +125,7 @@ async fn a_retry_after_a_lost_answer_counts_once() {
         assert!(Instant::now() < deadline, "the attempts did not time out");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
-    drop(lock);
+    lock.release().await;
     let stats = flushed(&tally).await;
     assert_eq!((stats.sent, stats.duplicates), (30, 30), "{stats:?}");
     assert_stored_once(&app.db_path(), &ids("lost", 0..30)).await;

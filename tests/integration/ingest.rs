@@ -421,12 +421,7 @@ async fn a_full_buffer_answers_503_with_retry_after() {
     let app = spawn_app_with(&["--metrics-buffer-size", "10"]).await;
     // Another process holds the write lock, so the writer waits and the
     // buffered events stay buffered.
-    let blocker = pool_of(&app).await;
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = app.hold_write_lock().await;
 
     let first = {
         let (client, url) = (app.client.clone(), app.url("/api/v1/events/executions"));
@@ -458,7 +453,7 @@ async fn a_full_buffer_answers_503_with_retry_after() {
         .await;
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+    lock.release().await;
     let first = first.await.unwrap();
     assert_eq!(first.status(), StatusCode::OK);
     let retried = app
@@ -517,12 +512,7 @@ async fn api_keys_can_be_named_by_hash_or_prefix() {
 #[tokio::test]
 async fn shutdown_commits_what_is_buffered() {
     let app = spawn_app().await;
-    let blocker = pool_of(&app).await;
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = app.hold_write_lock().await;
 
     let pending = {
         let (client, url) = (app.client.clone(), app.url("/api/v1/events/executions"));
@@ -546,8 +536,7 @@ async fn shutdown_commits_what_is_buffered() {
         "shutdown waits for the buffered batch"
     );
 
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
-    drop(lock);
+    lock.release().await;
     assert_eq!(pending.await.unwrap().status(), StatusCode::OK);
     let data_dir = stopping.await.unwrap().unwrap();
 

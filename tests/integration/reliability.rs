@@ -196,14 +196,7 @@ async fn sigterm_drains_the_buffer_and_exits_cleanly() {
 #[tokio::test]
 async fn a_retry_after_a_timeout_counts_once() {
     let app = spawn_app().await;
-    let blocker = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
-        .await
-        .unwrap();
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = app.hold_write_lock().await;
 
     // The first attempt times out on the client; the server commits it later.
     let events = batch("retry", 30);
@@ -218,12 +211,14 @@ async fn a_retry_after_a_timeout_counts_once() {
         .send()
         .await;
     assert!(first.is_err(), "the first attempt should time out");
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
-    drop(lock);
+    lock.release().await;
+    let reader = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM executions")
-            .fetch_one(&blocker)
+            .fetch_one(&reader)
             .await
             .unwrap();
         if n == 30 {
@@ -241,7 +236,7 @@ async fn a_retry_after_a_timeout_counts_once() {
     let body: Value = retry.json().await.unwrap();
     assert_eq!(body, json!({"accepted": 0, "duplicates": 30}));
     let n: i64 = sqlx::query_scalar("SELECT SUM(executions) FROM exec_rollup WHERE grain = 86400")
-        .fetch_one(&blocker)
+        .fetch_one(&reader)
         .await
         .unwrap();
     assert_eq!(n, 30);
@@ -250,14 +245,7 @@ async fn a_retry_after_a_timeout_counts_once() {
 #[tokio::test]
 async fn a_locked_database_answers_503_and_recovers() {
     let app = spawn_app_with(&["--sqlite-busy-timeout-ms", "200"]).await;
-    let blocker = sqlx::SqlitePool::connect(&format!("sqlite:{}", app.db_path().display()))
-        .await
-        .unwrap();
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = app.hold_write_lock().await;
 
     let refused = app
         .post_events("executions", &json!(batch("locked", 5)))
@@ -267,8 +255,7 @@ async fn a_locked_database_answers_503_and_recovers() {
     let body: Value = refused.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("busy"), "{body}");
 
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
-    drop(lock);
+    lock.release().await;
     let accepted = app
         .post_events("executions", &json!(batch("locked", 5)))
         .await;

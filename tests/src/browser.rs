@@ -2,7 +2,6 @@
 //! chromium-driver, installed by scripts/bootstrap.sh).
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -32,7 +31,7 @@ impl Browser {
                 "{tool} is missing: run scripts/bootstrap.sh"
             );
         }
-        let port = free_port()?;
+        let port = crate::process::free_port();
         let mut driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -108,8 +107,4 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

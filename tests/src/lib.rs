@@ -99,6 +99,21 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// Holds the database's write lock from another connection (as another
+    /// process would) until [`WriteLock::release`]: the writer waits, so
+    /// what Tally buffers stays buffered.
+    pub async fn hold_write_lock(&self) -> WriteLock {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", self.db_path().display()))
+            .await
+            .expect("open the database");
+        let mut connection = pool.acquire().await.expect("a connection");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *connection)
+            .await
+            .expect("take the write lock");
+        WriteLock { connection }
+    }
+
     /// GETs a text admin endpoint (Prometheus, CSV) with the master key.
     pub async fn admin_text(&self, path: &str) -> String {
         let response = self.admin_response(path).await;
@@ -162,6 +177,21 @@ fn config_for(data_dir: &Path, extra: &[&str]) -> Config {
 }
 
 /// Starts the real application on a free port with a fresh database.
+/// The write lock of a test's database, held by [`TestApp::hold_write_lock`].
+pub struct WriteLock {
+    connection: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+}
+
+impl WriteLock {
+    /// Lets the writer go on.
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut *self.connection)
+            .await
+            .expect("release the write lock");
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }

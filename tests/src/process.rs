@@ -39,6 +39,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The log filter of a test's server: `TALLY_TEST_RUST_LOG`, else debug.
+fn test_log_filter() -> String {
+    std::env::var("TALLY_TEST_RUST_LOG")
+        .unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".to_owned())
+}
+
 pub struct ServerProcess {
     pub port: u16,
     pub base_url: String,
@@ -55,9 +61,7 @@ impl ServerProcess {
 
     /// Like [`Self::start`], with a given binary.
     pub async fn start_binary(binary: &Path, db: &Path, extra: &[&str]) -> Self {
-        let filter = std::env::var("TALLY_TEST_RUST_LOG")
-            .unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".to_owned());
-        Self::start_logging(binary, db, extra, &filter).await
+        Self::start_logging(binary, db, extra, &test_log_filter()).await
     }
 
     /// Like [`Self::start_binary`], logging at `info` as a production
@@ -70,9 +74,7 @@ impl ServerProcess {
     /// Like [`Self::start`], on a given port: a server restarted where its
     /// clients left it (see [`free_port`]).
     pub async fn start_on(db: &Path, port: u16, extra: &[&str]) -> Self {
-        let filter = std::env::var("TALLY_TEST_RUST_LOG")
-            .unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".to_owned());
-        Self::start_on_port(&binary(), db, port, extra, &filter).await
+        Self::start_on_port(&binary(), db, port, extra, &test_log_filter()).await
     }
 
     async fn start_logging(binary: &Path, db: &Path, extra: &[&str], filter: &str) -> Self {
