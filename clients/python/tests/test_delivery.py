@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -142,3 +143,32 @@ def test_batches_by_size_and_by_time(tally: TallyServer) -> None:
             assert time.monotonic() - started < 5, client.stats()
             time.sleep(0.01)
         assert time.monotonic() - started >= 1.0
+
+
+def test_a_forked_child_sends_its_own_events_with_ids_of_its_own(tally: TallyServer) -> None:
+    """A pre-forking server forks after creating the client: the child's
+    events must not reuse the parent's ids (Tally would count them as
+    duplicates) nor wait on the parent's sender thread, which did not survive."""
+
+    def requests(client: Tally, n: int) -> None:
+        for _ in range(n):
+            client.record_request(method="GET", endpoint="/items/{id}", status_code=200, duration_ms=2.0)
+
+    with Tally(tally.url, INGEST_KEY, flush_interval=0.05) as client:
+        requests(client, 50)
+        assert client.flush(timeout=30)
+        pid = os.fork()
+        if pid == 0:  # the child: report success through the exit status only
+            ok = False
+            try:
+                requests(client, 120)
+                ok = client.flush(timeout=30) and client.stats().sent == 120 and client.stats().duplicates == 0
+                client.close()
+            finally:
+                os._exit(0 if ok else 1)
+        requests(client, 30)
+        assert client.flush(timeout=30)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "the child did not deliver its 120 requests once"
+        assert client.stats().sent == 80
+    assert tally.counts()[1] == 200

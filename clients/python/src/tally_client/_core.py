@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ._types import (
+    MAX_RETRY_AFTER,
     PATHS,
     RETRYABLE,
     Batch,
@@ -279,10 +280,15 @@ class Core:
             self._dropped += n
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Full jitter: uniform in [0, min(max, initial * 2^attempt)], but not before ``Retry-After``."""
+        """Full jitter: uniform in [0, min(max, initial * 2^attempt)].
+
+        A ``Retry-After`` (obeyed up to :data:`MAX_RETRY_AFTER`) is a floor:
+        never sooner than asked, spread by the jitter beyond it, so clients
+        told the same time do not come back together.
+        """
         settings = self.settings
         ceiling = min(settings.backoff_max, settings.backoff_initial * 2 ** min(attempt, 32))
-        delay = self._rng.uniform(0.0, ceiling)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, settings.backoff_max))
-        return delay
+        jitter = self._rng.uniform(0.0, ceiling)
+        if retry_after is None:
+            return jitter
+        return min(retry_after, MAX_RETRY_AFTER) + jitter

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import secrets
 import time
+import weakref
 from typing import Literal
 
 from . import _validate as v
@@ -42,7 +44,8 @@ class Recorder:
         flush_interval: longest wait (s) before a partial batch goes out.
         timeout: timeout (s) of one HTTP request.
         backoff_initial: first retry delay (s) at most; doubled per retry, full jitter.
-        backoff_max: longest retry delay (s), also the cap on ``Retry-After``.
+        backoff_max: longest backoff (s); a ``Retry-After`` (obeyed up to 600 s)
+            is a floor the jitter is added to.
         close_timeout: how long (s) closing waits for unsent events by default.
         retention_days, max_clock_skew: Tally's ``METRICS_EXECUTION_RETENTION_DAYS``
             and ``TALLY_MAX_CLOCK_SKEW_SECONDS``: timestamps outside them are
@@ -50,13 +53,14 @@ class Recorder:
     """
 
     _core: Core
+    _closed: bool
 
     def __init__(
         self,
         url: str,
         ingest_key: str,
         *,
-        max_queue: int = 100_000,
+        max_queue: int = 10_000,
         max_batch: int = 500,
         flush_interval: float = 1.0,
         timeout: float = 10.0,
@@ -84,14 +88,26 @@ class Recorder:
         # queued for a while still lands.
         self._max_age = retention_days * DAY - 3600
         self._max_ahead = max_clock_skew
-        # Ids Tally has never seen: a random prefix per client, then a counter.
+        self._new_ids()
+        self._open()
+        _LIVE.add(self)
+
+    def _new_ids(self) -> None:
+        """Ids Tally has never seen: a random prefix per client and process, then a counter."""
         self._id_prefix = secrets.token_hex(8) + "-"
         self._ids = itertools.count()
-        self._open()
 
     def _open(self) -> None:
         """Sets up ``_core`` and the driver that sends what it queues."""
         raise NotImplementedError
+
+    def _forked(self) -> None:
+        """Runs in a child process after ``os.fork()``: the child records with
+        ids of its own and, unless closed, an empty queue and a sender of
+        its own (the parent sends what it had queued)."""
+        self._new_ids()
+        if not self._closed:
+            self._open()
 
     def stats(self) -> Stats:
         """Counters: sent, duplicates, rejected, dropped, retries, queued."""
@@ -244,3 +260,16 @@ class Recorder:
         if acquire_time_ms is not None:
             event["acquire_time_ms"] = v.measure("acquire_time_ms", acquire_time_ms, v.MAX_DURATION_MS)
         self._core.submit("pool", event)
+
+
+#: Clients alive in this process, renewed in a child after ``os.fork()``.
+_LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_LIVE):
+        client._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -23,6 +23,8 @@ class Tally(Recorder):
     ``record_*`` only queues; :meth:`flush` waits for delivery, :meth:`close`
     (or leaving a ``with`` block) flushes and stops the thread. An open client
     is flushed at interpreter exit for up to ``close_timeout`` seconds.
+    After ``os.fork()`` (a pre-forking server) the child has a sender of its
+    own with an empty queue; the parent keeps sending what it had queued.
 
     >>> with Tally("http://127.0.0.1:8080", ingest_key) as tally:  # doctest: +SKIP
     ...     tally.record_execution(execution_id="e1", language="python",
@@ -39,6 +41,12 @@ class Tally(Recorder):
         self._thread.start()
         self._closed = False
         atexit.register(self.close)
+
+    def _forked(self) -> None:
+        # The sender thread did not survive the fork and its lock may be held:
+        # the child opens a new one (``_open`` registers ``close`` again).
+        atexit.unregister(self.close)
+        super()._forked()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Sends everything recorded so far; ``True`` once it is all settled

@@ -22,6 +22,8 @@ PATHS: dict[str, str] = {
 MAX_BATCH_EVENTS = 10_000
 #: Seconds closing waits, past its timeout, for a request in flight.
 GRACE = 0.25
+#: The longest ``Retry-After`` obeyed, in seconds: a longer one is taken as this.
+MAX_RETRY_AFTER = 600.0
 #: Statuses worth another try besides 5xx and no answer at all.
 RETRYABLE = frozenset({408, 425, 429})
 
@@ -34,7 +36,7 @@ class Settings:
 
     #: Events waiting at most; beyond it the oldest is dropped. One batch in
     #: flight (at most ``max_batch``) comes on top.
-    max_queue: int = 100_000
+    max_queue: int = 10_000
     #: Events per batch at most (one POST per kind per batch).
     max_batch: int = 500
     #: Longest wait, in seconds, before a partial batch is sent.
@@ -43,7 +45,7 @@ class Settings:
     timeout: float = 10.0
     #: Backoff before the first retry at most, doubled per retry (full jitter).
     backoff_initial: float = 0.1
-    #: Longest backoff, and the cap on an honoured ``Retry-After``.
+    #: Longest backoff (a ``Retry-After`` from Tally comes on top of it).
     backoff_max: float = 30.0
     #: How long closing waits for unsent events by default, in seconds.
     close_timeout: float = 5.0
