@@ -171,7 +171,10 @@ def make_app(tally_url: str | None) -> Any:
 
     app = FastAPI()
     if tally_url is not None:
-        app.add_middleware(TallyMiddleware, client=AsyncTally(tally_url, INGEST_KEY))
+        # Room for every request of a run: in process the loop hardly yields
+        # to the sender, and a full queue would measure dropping instead.
+        client = AsyncTally(tally_url, INGEST_KEY, max_queue=100_000)
+        app.add_middleware(TallyMiddleware, client=client)
 
     @app.get("/items/{item_id}")
     async def get_item(item_id: int) -> dict[str, int]:
