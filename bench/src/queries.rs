@@ -71,6 +71,14 @@ impl Measured {
     }
 }
 
+/// The cold rows alone, on the 1 000-key set of the larger size (the case
+/// taken from the warm matrix is left out: there is none).
+pub async fn cold_only(binary: &Path, scale: Scale, report: &mut Report) -> anyhow::Result<()> {
+    let set = Dataset::skewed(scale.query_executions[1]);
+    let db = datasets::database(binary, set).await?;
+    cold::run(binary, &db, &set.label(), &[], &set.filters(), report).await
+}
+
 pub async fn run(binary: &Path, scale: Scale, report: &mut Report) -> anyhow::Result<()> {
     let [small, large] = scale.query_executions;
     let target_set = Dataset::skewed(large);

@@ -4,7 +4,7 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use futures_util::TryStreamExt;
+use futures_util::{TryStreamExt, future::try_join_all};
 use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{
@@ -141,8 +141,14 @@ impl Storage {
             }
         }
         tracing::debug!(table, grain = ?read.grain, cached = cached.len(), missing = missing.len(), "Rollup read.");
-        for run in runs(&missing, width) {
-            cached.extend(self.load(read, run.0, run.1).await?);
+        // A cold range is loaded in a few parts at once, each on its own
+        // connection: decoding rows (sqlx's worker thread and this task) is
+        // the cost, and SQLite readers do not block each other.
+        let parts = runs(&missing, width, load_part_len(missing.len()));
+        for loaded in
+            try_join_all(parts.iter().map(|&(from, to)| self.load(read, from, to))).await?
+        {
+            cached.extend(loaded);
         }
         for (bucket, rows) in &cached {
             for (i, dims) in rows.dims.iter().enumerate() {
@@ -331,12 +337,29 @@ fn sparse_buckets(spans: &[(i64, i64)], from: i64, to: i64, width: i64) -> Optio
     Some(format!("[{}]", starts.join(",")))
 }
 
-/// Contiguous runs `[from, to)` of bucket starts `width` apart.
-fn runs(buckets: &[i64], width: i64) -> Vec<(i64, i64)> {
+/// Buckets loaded at most in one part: a cold range of many buckets is split
+/// in as many parts as the machine has cores (at most [`LOAD_PARTS`]); a few
+/// missing buckets are one part.
+fn load_part_len(missing: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let parts = cores.clamp(1, LOAD_PARTS);
+    missing.div_ceil(parts).max(MIN_LOAD_PART)
+}
+
+/// Parts of a cold range loaded at once at most (the read pool has 8 connections).
+const LOAD_PARTS: usize = 4;
+
+/// Fewer buckets than this are not worth a part of their own.
+const MIN_LOAD_PART: usize = 16;
+
+/// Contiguous runs `[from, to)` of bucket starts `width` apart, each of at
+/// most `max_len` buckets.
+fn runs(buckets: &[i64], width: i64, max_len: usize) -> Vec<(i64, i64)> {
+    let longest = width.saturating_mul(i64::try_from(max_len.max(1)).unwrap_or(i64::MAX));
     let mut runs: Vec<(i64, i64)> = Vec::new();
     for &b in buckets {
         match runs.last_mut() {
-            Some(run) if run.1 == b => run.1 = b + width,
+            Some(run) if run.1 == b && run.1 - run.0 < longest => run.1 = b + width,
             _ => runs.push((b, b + width)),
         }
     }
@@ -432,8 +455,21 @@ mod tests {
 
     #[test]
     fn missing_buckets_are_loaded_in_runs() {
-        assert_eq!(runs(&[0, 10, 20, 40, 50], 10), vec![(0, 30), (40, 60)]);
-        assert!(runs(&[], 10).is_empty());
+        assert_eq!(runs(&[0, 10, 20, 40, 50], 10, 100), vec![(0, 30), (40, 60)]);
+        assert!(runs(&[], 10, 100).is_empty());
+        // A long run is cut into parts of at most `max_len` buckets.
+        assert_eq!(
+            runs(&[0, 10, 20, 30, 40, 60], 10, 2),
+            vec![(0, 20), (20, 40), (40, 50), (60, 70)]
+        );
+    }
+
+    #[test]
+    fn a_cold_range_is_split_only_when_long() {
+        assert_eq!(load_part_len(3), MIN_LOAD_PART);
+        let long = 10_000;
+        let len = load_part_len(long);
+        assert!(len >= long / LOAD_PARTS && len <= long, "{len}");
     }
 
     #[test]
