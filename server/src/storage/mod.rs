@@ -13,6 +13,7 @@ pub mod raw_read;
 pub mod raw_write;
 pub mod retention;
 pub mod rollup_read;
+mod rollup_sql;
 pub mod rollup_write;
 pub mod sql;
 mod upgrade;

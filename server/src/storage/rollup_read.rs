@@ -5,23 +5,18 @@
 use std::{collections::HashSet, sync::Arc};
 
 use futures_util::{TryStreamExt, future::try_join_all};
-use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{
     Storage,
     bucket_cache::{Blobs, BucketRows},
-    facts::{ColumnType, Dim, DimValues, FactDecl, MAX_DIMS, RollupDecl},
-    sql::{Sql, interned},
+    facts::{Dim, DimValues, FactDecl, RollupDecl},
+    rollup_sql::{Buckets, decode, load_part_len, runs, select_sql, sparse_buckets},
 };
 use crate::{histogram::Histogram, model::Granularity};
 
 /// Key filters up to this many keys read a key-first rollup by its primary
 /// key; longer lists go through the cache.
 const KEY_LOOKUP_MAX: usize = 64;
-
-/// Spans covering less than one bucket in this many of their range are read
-/// by a list of buckets rather than the whole range.
-const SPARSE_SPANS: i64 = 4;
 
 /// Rows whose value of `dim` is one of `values`.
 #[derive(Clone, Debug)]
@@ -213,7 +208,14 @@ impl Storage {
                 hist: hist.then(Blobs::default),
             })
             .collect();
-        let sql = select_sql(read.fact, read.rollup, &measures, hist, false, &[]);
+        let sql = select_sql(
+            read.fact,
+            read.rollup,
+            &measures,
+            hist,
+            Buckets::Range(generations.len()),
+            &[],
+        );
         // Streamed: a cold range of many buckets never sits in memory twice.
         let mut rows = sqlx::query(sql)
             .bind(read.grain.code())
@@ -274,12 +276,19 @@ impl Storage {
             .grain
             .seconds()
             .and_then(|width| sparse_buckets(read.spans, from, to, width));
+        let buckets = match (&listed, read.grain.seconds()) {
+            (Some(_), _) => Buckets::Listed,
+            (None, Some(width)) => Buckets::Range(
+                usize::try_from((to - from + width - 1) / width).unwrap_or(usize::MAX),
+            ),
+            (None, None) => Buckets::Range(usize::MAX),
+        };
         let sql = select_sql(
             read.fact,
             read.rollup,
             read.measures,
             read.hist,
-            listed.is_some(),
+            buckets,
             &shape,
         );
         let mut query = sqlx::query(sql).bind(read.grain.code());
@@ -313,183 +322,5 @@ impl Storage {
             });
         }
         Ok(())
-    }
-}
-
-/// The bucket starts of `spans` within `[from, to)` as a JSON array, when
-/// they are a small part of that range (a zone's quarter hours at the edges
-/// of its days): such spans are read bucket by bucket, not as one range.
-fn sparse_buckets(spans: &[(i64, i64)], from: i64, to: i64, width: i64) -> Option<String> {
-    let inside: Vec<(i64, i64)> = spans
-        .iter()
-        .filter(|(a, b)| *b > from && *a < to)
-        .map(|&(a, b)| (a.max(from), b.min(to)))
-        .collect();
-    let wanted: i64 = inside.iter().map(|(a, b)| (b - a) / width).sum();
-    if inside.len() < 2 || wanted * SPARSE_SPANS >= (to - from) / width {
-        return None;
-    }
-    let starts: Vec<String> = inside
-        .iter()
-        .flat_map(|&(a, b)| (a..b).step_by(width as usize))
-        .map(|b| b.to_string())
-        .collect();
-    Some(format!("[{}]", starts.join(",")))
-}
-
-/// Buckets loaded at most in one part: a cold range of many buckets is split
-/// in as many parts as the machine has cores (at most [`LOAD_PARTS`]); a few
-/// missing buckets are one part.
-fn load_part_len(missing: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let parts = cores.clamp(1, LOAD_PARTS);
-    missing.div_ceil(parts).max(MIN_LOAD_PART)
-}
-
-/// Parts of a cold range loaded at once at most (the read pool has 8 connections).
-const LOAD_PARTS: usize = 4;
-
-/// Fewer buckets than this are not worth a part of their own.
-const MIN_LOAD_PART: usize = 16;
-
-/// Contiguous runs `[from, to)` of bucket starts `width` apart, each of at
-/// most `max_len` buckets.
-fn runs(buckets: &[i64], width: i64, max_len: usize) -> Vec<(i64, i64)> {
-    let longest = width.saturating_mul(i64::try_from(max_len.max(1)).unwrap_or(i64::MAX));
-    let mut runs: Vec<(i64, i64)> = Vec::new();
-    for &b in buckets {
-        match runs.last_mut() {
-            Some(run) if run.1 == b && run.1 - run.0 < longest => run.1 = b + width,
-            _ => runs.push((b, b + width)),
-        }
-    }
-    runs
-}
-
-/// `SELECT bucket, dims.., measures.., [hist] FROM table WHERE grain = ?1
-/// AND (bucket >= ?2 AND bucket < ?3 | bucket IN (a JSON array ?2))
-/// [AND dim IN (..)]..`
-fn select_sql(
-    fact: &FactDecl,
-    rollup: &RollupDecl,
-    measures: &[usize],
-    hist: bool,
-    listed: bool,
-    lists: &[(Dim, usize)],
-) -> Sql {
-    let key = format!(
-        "rollup-select:{}:{measures:?}:{hist}:{listed}:{lists:?}",
-        rollup.table
-    );
-    interned(key, || {
-        let mut columns = vec!["bucket".to_owned()];
-        columns.extend(rollup.dims.iter().map(|d| d.column().to_owned()));
-        columns.extend(measures.iter().map(|m| fact.measures[*m].column.to_owned()));
-        if hist && fact.has_hist {
-            columns.push("hist".to_owned());
-        }
-        let buckets = if listed {
-            "bucket IN (SELECT value FROM json_each(?))"
-        } else {
-            "bucket >= ? AND bucket < ?"
-        };
-        let filters: String = lists
-            .iter()
-            .map(|(dim, n)| format!(" AND {} IN ({})", dim.column(), vec!["?"; *n].join(",")))
-            .collect();
-        // Whole buckets of a key-first rollup: through its bucket index; a
-        // key filter reads the primary key itself (which SQLite, given a
-        // list of buckets, would otherwise trade for the bucket index).
-        let index = match rollup.bucket_index_name() {
-            Some(_) if lists.iter().any(|(d, _)| *d == Dim::Key) => " NOT INDEXED".to_owned(),
-            Some(name) => format!(" INDEXED BY {name}"),
-            None => String::new(),
-        };
-        format!(
-            "SELECT {} FROM {}{index} WHERE grain = ? AND {buckets}{filters}",
-            columns.join(", "),
-            rollup.table
-        )
-    })
-}
-
-type Decoded<'r> = (i64, DimValues, Vec<f64>, Option<&'r [u8]>);
-
-fn decode<'r>(
-    fact: &FactDecl,
-    rollup: &RollupDecl,
-    measures: &[usize],
-    hist: bool,
-    row: &'r SqliteRow,
-) -> Result<Decoded<'r>, sqlx::Error> {
-    let bucket: i64 = row.try_get(0)?;
-    let mut dims = [0; MAX_DIMS];
-    for (i, slot) in dims.iter_mut().enumerate().take(rollup.dims.len()) {
-        *slot = row.try_get(1 + i)?;
-    }
-    let at = 1 + rollup.dims.len();
-    let mut values = Vec::with_capacity(measures.len());
-    for (i, m) in measures.iter().enumerate() {
-        values.push(match fact.measures[*m].kind {
-            ColumnType::Int => row.try_get::<i64, _>(at + i)? as f64,
-            _ => row.try_get::<f64, _>(at + i)?,
-        });
-    }
-    let hist = if hist && fact.has_hist {
-        let blob: &[u8] = row.try_get(at + measures.len())?;
-        if !Histogram::is_encoding(blob) {
-            return Err(sqlx::Error::Decode(
-                format!("{}: a histogram blob is corrupt", rollup.table).into(),
-            ));
-        }
-        Some(blob)
-    } else {
-        None
-    };
-    Ok((bucket, dims, values, hist))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_buckets_are_loaded_in_runs() {
-        assert_eq!(runs(&[0, 10, 20, 40, 50], 10, 100), vec![(0, 30), (40, 60)]);
-        assert!(runs(&[], 10, 100).is_empty());
-        // A long run is cut into parts of at most `max_len` buckets.
-        assert_eq!(
-            runs(&[0, 10, 20, 30, 40, 60], 10, 2),
-            vec![(0, 20), (20, 40), (40, 50), (60, 70)]
-        );
-    }
-
-    #[test]
-    fn a_cold_range_is_split_only_when_long() {
-        assert_eq!(load_part_len(3), MIN_LOAD_PART);
-        let long = 10_000;
-        let len = load_part_len(long);
-        assert!(len >= long / LOAD_PARTS && len <= long, "{len}");
-    }
-
-    #[test]
-    fn sparse_spans_are_listed_bucket_by_bucket() {
-        // Two quarter hours at each edge of a day of 96: listed.
-        let edges = [(0, 1800), (86_400, 88_200)];
-        assert_eq!(
-            sparse_buckets(&edges, 0, 90_000, 900).as_deref(),
-            Some("[0,900,86400,87300]")
-        );
-        // One span, or spans covering most of the range: read as a range.
-        assert_eq!(sparse_buckets(&[(0, 1800)], 0, 90_000, 900), None);
-        assert_eq!(
-            sparse_buckets(&[(0, 900), (1800, 3600)], 0, 3600, 900),
-            None
-        );
-        // Only the part inside the range counts.
-        assert_eq!(
-            sparse_buckets(&[(0, 1800), (9000, 9900)], 900, 90_000, 900).as_deref(),
-            Some("[900,9000]")
-        );
     }
 }
