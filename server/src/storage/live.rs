@@ -10,6 +10,7 @@ use super::{
         executions::{BY_STATUS, SUM_TIME_MS},
     },
     raw_write::first_id,
+    rollup_sql::ALL_KEY_IDS,
 };
 use crate::model::{Coded, ExecStatus, Granularity, time::MINUTE_MS};
 
@@ -82,6 +83,9 @@ impl Storage {
         }
         // Hours: a row per status with executions; the row's time goes with
         // its first status (the rollups keep time per row, not per status).
+        // Two days of hours of every key, read key by key along the primary
+        // key (sqlite3 shell, 1 000-key database: 18 ms; 172 ms through the
+        // bucket index), since this runs at every start beside the first calls.
         let statuses: Vec<String> = BY_STATUS
             .iter()
             .map(|m| Executions::DECL.measures[m.index()].column.to_owned())
@@ -95,12 +99,13 @@ impl Storage {
         let sql = format!(
             "SELECT r.bucket / 3600 AS unit, substr(k.key_hash, 1, 16) AS key, l.name AS language,
                     r.{time} AS time_ms, {}
-             FROM {} r LEFT JOIN api_keys k ON k.id = r.key_id
+             FROM {} r NOT INDEXED LEFT JOIN api_keys k ON k.id = r.key_id
                   LEFT JOIN languages l ON l.id = r.language_id
-             WHERE r.grain = {} AND r.bucket >= ?",
+             WHERE r.grain = {} AND r.{} IN ({ALL_KEY_IDS}) AND r.bucket >= ?",
             statuses.join(", "),
             rollup.table,
             Granularity::Hour.code(),
+            Dim::Key.column(),
         );
         let mut hours = Vec::new();
         drop(rows);

@@ -79,7 +79,7 @@ pub(super) enum Buckets {
 
 /// Every key id a key-first rollup can hold: the dictionary's, and 0 for
 /// events without a key (`commit::Resolved::key`).
-const ALL_KEY_IDS: &str = "SELECT 0 UNION ALL SELECT id FROM api_keys";
+pub(super) const ALL_KEY_IDS: &str = "SELECT 0 UNION ALL SELECT id FROM api_keys";
 
 /// `SELECT bucket, dims.., measures.., [hist] FROM table WHERE grain = ?1
 /// AND (bucket >= ?2 AND bucket < ?3 | bucket IN (a JSON array ?2))
