@@ -243,13 +243,26 @@ fn remove_old_archives(dir: &Path, now: SystemTime, max_age: Duration) -> std::i
         Err(e) => return Err(e),
     };
     let mut removed = 0;
+    // A file may go between the listing and its use (a temporary file
+    // renamed by a retention run writing its archive meanwhile, or another
+    // Tally sharing the directory): that is not an error.
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     for entry in entries {
         let entry = entry?;
-        let is_archive = entry.file_name().to_string_lossy().ends_with(".ndjson.gz");
-        let modified = entry.metadata()?.modified()?;
-        if is_archive && now.duration_since(modified).is_ok_and(|age| age > max_age) {
-            std::fs::remove_file(entry.path())?;
-            removed += 1;
+        if !entry.file_name().to_string_lossy().ends_with(".ndjson.gz") {
+            continue;
+        }
+        let modified = match entry.metadata().and_then(|m| m.modified()) {
+            Ok(modified) => modified,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        if now.duration_since(modified).is_ok_and(|age| age > max_age) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if gone(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(removed)
