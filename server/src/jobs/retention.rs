@@ -243,9 +243,9 @@ fn remove_old_archives(dir: &Path, now: SystemTime, max_age: Duration) -> std::i
         Err(e) => return Err(e),
     };
     let mut removed = 0;
-    // A file may go between the listing and its use (a temporary file
-    // renamed by a retention run writing its archive meanwhile, or another
-    // Tally sharing the directory): that is not an error.
+    // A file may go between the listing and its use (removed by another
+    // retention run on the same directory, or by another Tally sharing
+    // it): that is not an error.
     let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     for entry in entries {
         let entry = entry?;

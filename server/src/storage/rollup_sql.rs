@@ -2,6 +2,8 @@
 //! read names (a range or a list), which index it goes through, and how a
 //! cold range is cut into parts loaded at once.
 
+use std::sync::LazyLock;
+
 use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{
@@ -44,9 +46,14 @@ pub(super) fn sparse_buckets(
 /// in as many parts as the machine has cores (at most [`LOAD_PARTS`]); a few
 /// missing buckets are one part.
 pub(super) fn load_part_len(missing: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let parts = cores.clamp(1, LOAD_PARTS);
-    missing.div_ceil(parts).max(MIN_LOAD_PART)
+    // Asked once: on Linux the answer reads the cgroup's CPU quota from
+    // /sys, which is no work for every read.
+    static PARTS: LazyLock<usize> = LazyLock::new(|| {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, LOAD_PARTS)
+    });
+    missing.div_ceil(*PARTS).max(MIN_LOAD_PART)
 }
 
 /// Parts of a cold range loaded at once at most (the read pool has 8 connections).
