@@ -68,6 +68,24 @@ pub(crate) struct LoadResult {
     pub(crate) client_cpu_share: f64,
 }
 
+impl std::fmt::Display for LoadResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} events/s, {:.1} requests/s, p50 {:.1} ms, p99 {:.1} ms, {} errors, \
+             server CPU {:.2}, load generator CPU {:.2}, max RSS {:.0} MB",
+            self.events_per_second,
+            self.requests_per_second,
+            self.p50_ms,
+            self.p99_ms,
+            self.errors,
+            self.server_cpu_share,
+            self.client_cpu_share,
+            self.max_rss_mb
+        )
+    }
+}
+
 /// `connections` clients send batches of `batch` for `seconds`.
 pub(crate) async fn load(
     base_url: &str,

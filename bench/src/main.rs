@@ -44,7 +44,7 @@ struct Args {
     out: PathBuf,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Clone, PartialEq, Eq, Subcommand)]
 enum What {
     /// Everything below.
     All,
@@ -63,6 +63,21 @@ enum What {
     /// The Rust producer client: events/s of one client vs a hand-written
     /// sender, the caller's cost per event, TallyLayer's added latency.
     Clients,
+    /// Only the ingest load, against a server already running (to profile
+    /// it): `bench load --url http://127.0.0.1:8080 --batch 500`.
+    Load {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The server's process id, for its CPU share.
+        #[arg(long)]
+        pid: u32,
+    },
 }
 
 /// Sizes of a run.
@@ -140,6 +155,18 @@ async fn main() -> anyhow::Result<()> {
     }
     if all || args.what == What::Redis {
         redis_counters::run(scale, &mut report).await?;
+    }
+    if let What::Load {
+        url,
+        batch,
+        connections,
+        seconds,
+        pid,
+    } = &args.what
+    {
+        let result = ingest::load(url, *batch, *connections, *seconds, *pid, "load").await;
+        println!("{result}");
+        return Ok(());
     }
     report.print();
     report.write(&args.out)?;

@@ -1,7 +1,7 @@
 //! The hot-counter increments of one group commit, built by the writer from
 //! the events the commit stored.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::{
     counters::{CounterDelta, CounterUpdate},
@@ -23,7 +23,8 @@ pub fn of_commit(
     now_ms: i64,
 ) -> Option<CounterUpdate> {
     let horizon_ms = now_ms - COUNTER_HORIZON_MS;
-    let mut deltas: HashMap<(i64, Option<&str>, &str, &'static str), CounterDelta> = HashMap::new();
+    let mut deltas: FxHashMap<(i64, Option<&str>, &str, &'static str), CounterDelta> =
+        FxHashMap::default();
     let mut any = false;
     for (batch, stored) in batches.iter().zip(stored) {
         let Batch::Executions(events) = batch else {
@@ -43,7 +44,7 @@ pub fn of_commit(
 }
 
 fn add<'e>(
-    deltas: &mut HashMap<(i64, Option<&'e str>, &'e str, &'static str), CounterDelta>,
+    deltas: &mut FxHashMap<(i64, Option<&'e str>, &'e str, &'static str), CounterDelta>,
     e: &'e Execution,
 ) {
     let minute = e.created_at_ms.div_euclid(MINUTE_MS);

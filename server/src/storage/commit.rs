@@ -2,10 +2,8 @@
 //! rows (each event once), adds the new ones to every rollup, and bumps the
 //! commit sequence, so a reader never sees one without the others.
 
-use std::collections::{HashMap, HashSet};
-
-use rustc_hash::FxHashMap;
-use sqlx::{Sqlite, Transaction};
+use rustc_hash::{FxHashMap, FxHashSet};
+use sqlx::{Connection, Sqlite, SqliteConnection, Transaction, pool::PoolConnection};
 
 use super::{
     Storage,
@@ -53,9 +51,14 @@ pub struct MappedExecutions {
     pub hist: Option<Histogram>,
 }
 
-/// What the writer keeps between commits: the ids of keys and dictionary
-/// values it has seen, and the rows of open rollup buckets.
+/// What the writer keeps between commits: its connection, the ids of keys
+/// and dictionary values it has seen, and the rows of open rollup buckets.
 pub struct WriterState {
+    /// Held from the first commit on: taken from the pool and given back
+    /// every commit, the connection would be pinged on each return, a round
+    /// trip to SQLite's thread on a task the next commit waits for. Given
+    /// back after a failed commit, so that the pool checks it.
+    connection: Option<PoolConnection<Sqlite>>,
     ids: Dictionaries,
     hot: HotRows,
 }
@@ -63,17 +66,14 @@ pub struct WriterState {
 impl WriterState {
     pub fn new(now_ms: i64) -> Self {
         Self {
+            connection: None,
             ids: Dictionaries::default(),
             hot: HotRows::new(now_ms),
         }
     }
 
-    /// For a one-off writer (tools, the upgrade): remembers no rollup rows.
-    pub fn one_off() -> Self {
-        Self {
-            ids: Dictionaries::default(),
-            hot: HotRows::none(),
-        }
+    fn release_connection(&mut self) {
+        self.connection = None;
     }
 }
 
@@ -90,6 +90,18 @@ impl Dictionaries {
         self.languages.extend(other.languages);
         self.endpoints.extend(other.endpoints);
     }
+}
+
+/// The writer's connection, taken from the pool on first use.
+async fn held<'c>(
+    connection: &'c mut Option<PoolConnection<Sqlite>>,
+    storage: &Storage,
+) -> Result<&'c mut SqliteConnection, sqlx::Error> {
+    let connection = match connection {
+        Some(connection) => connection,
+        empty => empty.insert(storage.ingest.acquire().await?),
+    };
+    Ok(&mut **connection)
 }
 
 /// Known ids and the ones this transaction created.
@@ -131,9 +143,23 @@ impl Storage {
         state: &mut WriterState,
         received_at_ms: i64,
     ) -> Result<GroupOutcome, sqlx::Error> {
+        let result = self.try_commit_group(batches, state, received_at_ms).await;
+        if result.is_err() {
+            state.release_connection();
+        }
+        result
+    }
+
+    async fn try_commit_group(
+        &self,
+        batches: &[&Batch],
+        state: &mut WriterState,
+        received_at_ms: i64,
+    ) -> Result<GroupOutcome, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so the transaction cannot fail
         // half-way when another connection holds it: it waits (busy timeout).
-        let mut tx = self.ingest.begin_with("BEGIN IMMEDIATE").await?;
+        let connection = held(&mut state.connection, self).await?;
+        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
         let new = resolve(&mut tx, batches, &state.ids, received_at_ms).await?;
         let ids = Resolved {
             known: &state.ids,
@@ -141,20 +167,37 @@ impl Storage {
         };
         keys::assign_tenants(&mut tx, &event_tenants(batches, &ids)).await?;
 
-        let mut outcome = GroupOutcome::default();
         let mut deltas = Deltas::default();
-        for batch in batches {
-            let stored = match batch {
-                Batch::Executions(events) => {
-                    record::<Executions>(&mut tx, events, &ids, &mut deltas, received_at_ms).await?
-                }
-                Batch::Requests(events) => {
-                    record::<Requests>(&mut tx, events, &ids, &mut deltas, received_at_ms).await?
-                }
-                Batch::Pool(events) => {
-                    record::<PoolEvents>(&mut tx, events, &ids, &mut deltas, received_at_ms).await?
-                }
-            };
+        let mut stored = vec![Vec::new(); batches.len()];
+        record::<Executions>(
+            &mut tx,
+            batches,
+            &ids,
+            &mut deltas,
+            &mut stored,
+            received_at_ms,
+        )
+        .await?;
+        record::<Requests>(
+            &mut tx,
+            batches,
+            &ids,
+            &mut deltas,
+            &mut stored,
+            received_at_ms,
+        )
+        .await?;
+        record::<PoolEvents>(
+            &mut tx,
+            batches,
+            &ids,
+            &mut deltas,
+            &mut stored,
+            received_at_ms,
+        )
+        .await?;
+        let mut outcome = GroupOutcome::default();
+        for stored in stored {
             let accepted = stored.iter().filter(|s| **s).count();
             outcome.batches.push(BatchOutcome {
                 accepted,
@@ -179,9 +222,23 @@ impl Storage {
         state: &mut WriterState,
         now_ms: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.ingest.begin_with("BEGIN IMMEDIATE").await?;
+        let result = self.try_commit_mapped(items, state, now_ms).await;
+        if result.is_err() {
+            state.release_connection();
+        }
+        result
+    }
+
+    async fn try_commit_mapped(
+        &self,
+        items: &[MappedExecutions],
+        state: &mut WriterState,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let connection = held(&mut state.connection, self).await?;
+        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
         let mut new = Dictionaries::default();
-        let names: HashSet<&str> = items.iter().map(|i| i.language.as_str()).collect();
+        let names: FxHashSet<&str> = items.iter().map(|i| i.language.as_str()).collect();
         dictionary(
             &mut tx,
             "languages",
@@ -228,32 +285,51 @@ pub(crate) fn fact_index(decl: &'static facts::FactDecl) -> usize {
         .unwrap_or(0)
 }
 
-/// Inserts one batch's raw rows and adds the stored events to the rollups.
+/// Inserts the raw rows of every batch of `R` in the group at once (fewer,
+/// fuller statements than batch by batch) and adds the stored events to the
+/// rollups; appends to `stored[b]` whether each event of batch `b` was
+/// stored now. An event repeated in the group is stored once, for the
+/// first batch that names it.
 async fn record<R: Recorded>(
-    tx: &mut Transaction<'static, Sqlite>,
-    events: &[R::Event],
+    tx: &mut Transaction<'_, Sqlite>,
+    batches: &[&Batch],
     ids: &Resolved<'_>,
     deltas: &mut Deltas,
+    stored: &mut [Vec<bool>],
     received_at_ms: i64,
-) -> Result<Vec<bool>, sqlx::Error> {
-    let Some(raw) = &R::DECL.raw else {
-        return Ok(vec![false; events.len()]);
+) -> Result<(), sqlx::Error> {
+    let mut owners = Vec::new();
+    let mut events = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        if let Some(of_batch) = R::events_of(batch) {
+            owners.extend(std::iter::repeat_n(b, of_batch.len()));
+            events.extend(of_batch);
+        }
+    }
+    if events.is_empty() {
+        return Ok(());
+    }
+    let flags = match &R::DECL.raw {
+        Some(raw) => raw_write::insert::<R>(tx, raw, &events, ids, received_at_ms).await?,
+        None => vec![false; events.len()],
     };
-    let stored = raw_write::insert::<R>(tx, raw, events, ids, received_at_ms).await?;
     let fact = fact_index(R::DECL);
     let template = Values::<R>::new();
     let mut values = template.clone();
-    for (event, _) in events.iter().zip(&stored).filter(|(_, s)| **s) {
+    for (event, _) in events.iter().zip(&flags).filter(|(_, s)| **s) {
         values.clone_from(&template);
         R::contribute(event, &mut values);
         let bin = R::hist_value(event).map(histogram::bin_of);
         let dims = R::dims(event, ids);
         deltas.add_event(fact, R::time_ms(event), &dims, values.as_slice(), bin);
     }
-    Ok(stored)
+    for (owner, flag) in owners.into_iter().zip(flags) {
+        stored[owner].push(flag);
+    }
+    Ok(())
 }
 
-async fn bump_commit_seq(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, sqlx::Error> {
+async fn bump_commit_seq(tx: &mut Transaction<'_, Sqlite>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE writer_state SET commit_seq = commit_seq + 1 WHERE id = 1 RETURNING commit_seq",
     )
@@ -275,7 +351,7 @@ fn keys_and_tenants<'b>(
 /// Distinct `(key id, tenant)` pairs named by the group's events; of two
 /// tenants for one key the later event's wins.
 fn event_tenants<'b>(batches: &[&'b Batch], ids: &Resolved<'_>) -> Vec<(i64, &'b str)> {
-    let mut latest: HashMap<i64, &'b str> = HashMap::new();
+    let mut latest: FxHashMap<i64, &'b str> = FxHashMap::default();
     for (key, tenant) in batches.iter().flat_map(|b| keys_and_tenants(b)) {
         if let Some(tenant) = tenant {
             latest.insert(ids.key(key.as_ref()), tenant);
@@ -287,15 +363,16 @@ fn event_tenants<'b>(batches: &[&'b Batch], ids: &Resolved<'_>) -> Vec<(i64, &'b
 /// Finds or creates the ids of every key, language and endpoint in the
 /// group that `known` does not hold yet.
 async fn resolve(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'_, Sqlite>,
     batches: &[&Batch],
     known: &Dictionaries,
     now_ms: i64,
 ) -> Result<Dictionaries, sqlx::Error> {
     let mut new = Dictionaries::default();
-    let mut keys: HashSet<&KeyHash> = HashSet::new();
-    let mut languages: HashSet<&str> = HashSet::new();
-    let mut endpoints: HashSet<&str> = HashSet::new();
+    let mut keys: FxHashSet<&KeyHash> = FxHashSet::default();
+    let mut languages: FxHashSet<&str> = FxHashSet::default();
+    let mut endpoints: FxHashSet<&str> = FxHashSet::default();
+    let unknown = |known: &FxHashMap<String, i64>, name: &&str| !known.contains_key(*name);
     for batch in batches {
         keys.extend(
             keys_and_tenants(batch)
@@ -303,11 +380,24 @@ async fn resolve(
                 .filter(|k| !known.keys.contains_key(*k)),
         );
         match batch {
-            Batch::Executions(events) => {
-                languages.extend(events.iter().map(|e| e.language.as_str()))
-            }
-            Batch::Requests(events) => endpoints.extend(events.iter().map(|e| e.endpoint.as_str())),
-            Batch::Pool(events) => languages.extend(events.iter().map(|e| e.language.as_str())),
+            Batch::Executions(events) => languages.extend(
+                events
+                    .iter()
+                    .map(|e| e.language.as_str())
+                    .filter(|l| unknown(&known.languages, l)),
+            ),
+            Batch::Requests(events) => endpoints.extend(
+                events
+                    .iter()
+                    .map(|e| e.endpoint.as_str())
+                    .filter(|p| unknown(&known.endpoints, p)),
+            ),
+            Batch::Pool(events) => languages.extend(
+                events
+                    .iter()
+                    .map(|e| e.language.as_str())
+                    .filter(|l| unknown(&known.languages, l)),
+            ),
         }
     }
     for key in keys {
@@ -345,10 +435,10 @@ async fn resolve(
 
 /// Ids of `values` in a dictionary table, created where missing.
 async fn dictionary(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'_, Sqlite>,
     table: &'static str,
     column: &'static str,
-    values: HashSet<&str>,
+    values: FxHashSet<&str>,
     known: &FxHashMap<String, i64>,
     new: &mut FxHashMap<String, i64>,
 ) -> Result<(), sqlx::Error> {

@@ -198,7 +198,7 @@ impl Storage {
 /// Puts keys into the tenant their events name (the latest event wins), in
 /// the ingest transaction. `pairs` holds distinct `(key id, tenant)`.
 pub(super) async fn assign_tenants(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'_, Sqlite>,
     pairs: &[(i64, &str)],
 ) -> Result<(), sqlx::Error> {
     for (id, tenant) in pairs {

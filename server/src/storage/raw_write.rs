@@ -17,12 +17,13 @@
 //! hash is also kept in `stamped_hash`, under a unique index, which finds
 //! them again whatever their time.
 //!
-//! Events of one batch that share a slot are given the next free ones in
+//! Events of one group that share a slot are given the next free ones in
 //! memory before anything is written. Inserts are multi-row `INSERT … ON
-//! CONFLICT DO NOTHING` inside a savepoint. When a chunk stores fewer rows
-//! than it holds (a duplicate, a slot taken by an event stored earlier), the
-//! savepoint is rolled back and the chunk placed one by one after reading
-//! the slots it needs.
+//! CONFLICT DO NOTHING`, all of a group's inside one savepoint. When they
+//! store fewer rows than they hold (a duplicate, a slot taken by an event
+//! stored earlier), the savepoint is rolled back and the rows written again
+//! chunk by chunk, each in a savepoint of its own; a chunk that still falls
+//! short is placed one by one after reading the slots it needs.
 
 use std::collections::{HashMap, HashSet};
 
@@ -30,15 +31,12 @@ use sqlx::{Row, SqliteConnection};
 
 use super::{
     facts::{Bind, Ids, RawDecl, Recorded},
-    sql::{bind_all, chunks, execute_pipelined, raw_insert},
+    sql::{bind_all, chunks, execute_pipelined, padded_chunks, raw_insert, rows_per_statement},
 };
 
 /// Low bits of `id` that hold the slot.
 pub const SLOT_BITS: u32 = 20;
 const SLOTS: i64 = 1 << SLOT_BITS;
-/// Rows per INSERT: 512 rows of the widest raw table stay below SQLite's
-/// limit of 32 766 parameters, and amortise the statement.
-const CHUNK: usize = 512;
 /// Slots a lookup walks before it gives up: even a million events stamped
 /// with one millisecond (half its slots) would rarely fill a run this long.
 const PROBES: i64 = 64;
@@ -69,12 +67,19 @@ struct Placed {
     stamped_hash: Option<i64>,
 }
 
+/// Rows per INSERT of a table of `R`: the most, in a power of two, whose
+/// parameters stay within SQLite's limit (1 024 for every raw table), so
+/// that a group's rows take few statements of few shapes.
+fn rows_per_insert<R: Recorded>() -> usize {
+    rows_per_statement(R::RAW_COLUMNS.len() + 3)
+}
+
 /// Inserts `events`; returns, per event, whether it was stored now (`false`:
 /// it was stored before, or repeated earlier in `events`).
 pub async fn insert<R: Recorded>(
     conn: &mut SqliteConnection,
     raw: &RawDecl,
-    events: &[R::Event],
+    events: &[&R::Event],
     ids: &dyn Ids,
     received_at_ms: i64,
 ) -> Result<Vec<bool>, sqlx::Error> {
@@ -99,7 +104,23 @@ pub async fn insert<R: Recorded>(
     spread_shared_slots::<R>(&mut placed, events);
     // In key order, rows land next to each other (appends, mostly).
     placed.sort_unstable_by_key(|p| p.id);
-    for chunk in chunks(&placed, CHUNK) {
+    // The common case, no event stored before: one savepoint for them all.
+    sqlx::query("SAVEPOINT raw_rows")
+        .execute(&mut *conn)
+        .await?;
+    let inserted = write_rows::<R>(conn, raw, events, &placed, ids, received_at_ms, true).await?;
+    if inserted == placed.len() as u64 {
+        sqlx::query("RELEASE raw_rows").execute(&mut *conn).await?;
+        for p in &placed {
+            stored[p.index] = true;
+        }
+        return Ok(stored);
+    }
+    sqlx::query("ROLLBACK TO raw_rows")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("RELEASE raw_rows").execute(&mut *conn).await?;
+    for chunk in chunks(&placed, rows_per_insert::<R>()) {
         sqlx::query("SAVEPOINT raw_chunk")
             .execute(&mut *conn)
             .await?;
@@ -124,19 +145,19 @@ pub async fn insert<R: Recorded>(
     Ok(stored)
 }
 
-/// Moves events of the batch whose slot an earlier event of the batch took
+/// Moves events of the group whose slot an earlier event of the group took
 /// along their probe sequence to the first slot none of them holds, as the
 /// one-by-one placement would: at the rate of a busy producer, hundreds of
 /// events share a millisecond, and two of 500 share a slot in one batch in
 /// nine, which would otherwise send the chunk down the slow path.
-fn spread_shared_slots<R: Recorded>(placed: &mut [Placed], events: &[R::Event]) {
+fn spread_shared_slots<R: Recorded>(placed: &mut [Placed], events: &[&R::Event]) {
     let mut taken: rustc_hash::FxHashSet<i64> = rustc_hash::FxHashSet::default();
     taken.reserve(placed.len());
     for p in placed.iter_mut() {
         if taken.insert(p.id) {
             continue;
         }
-        let e = &events[p.index];
+        let e = events[p.index];
         let hash = event_hash(R::event_id(e));
         while p.probe + 1 < PROBES {
             p.probe += 1;
@@ -152,23 +173,32 @@ fn spread_shared_slots<R: Recorded>(placed: &mut [Placed], events: &[R::Event]) 
 
 /// Multi-row inserts; returns how many rows they stored. Optional columns
 /// that no row of a chunk fills are left out of its statement (they default
-/// to NULL), which saves binding them.
+/// to NULL), which saves binding them. Inserts that skip conflicts pad their
+/// statements with repeats of the last row ([`padded_chunks`]): a repeat
+/// conflicts with the row itself and is skipped, so the count of rows
+/// stored is the same.
 async fn write_rows<R: Recorded>(
     conn: &mut SqliteConnection,
     raw: &RawDecl,
-    events: &[R::Event],
+    events: &[&R::Event],
     rows: &[Placed],
     ids: &dyn Ids,
     received_at_ms: i64,
     skip_conflicts: bool,
 ) -> Result<u64, sqlx::Error> {
     let width = R::RAW_COLUMNS.len();
-    let mut values: Vec<Bind<'_>> = Vec::with_capacity(CHUNK * width);
-    let mut binds: Vec<Bind<'_>> = Vec::with_capacity(CHUNK * (width + 3));
-    let statements = chunks(rows, CHUNK).map(|part| {
+    let max = rows_per_insert::<R>();
+    let parts: Vec<(&[Placed], usize)> = if skip_conflicts {
+        padded_chunks(rows, max).collect()
+    } else {
+        chunks(rows, max).map(|part| (part, part.len())).collect()
+    };
+    let mut values: Vec<Bind<'_>> = Vec::with_capacity(max.min(rows.len()) * width);
+    let mut binds: Vec<Bind<'_>> = Vec::with_capacity(max.min(rows.len()) * (width + 3));
+    let statements = parts.into_iter().map(|(part, shape)| {
         values.clear();
         for p in part {
-            let event = &events[p.index];
+            let event = events[p.index];
             values.extend(R::RAW_COLUMNS.iter().map(|c| (c.value)(event, ids)));
         }
         let used: Vec<bool> = (0..width)
@@ -190,14 +220,19 @@ async fn write_rows<R: Recorded>(
             binds.extend(row.iter().zip(&used).filter(|(_, u)| **u).map(|(v, _)| *v));
             binds.push(Bind::Int(received_at_ms));
         }
+        let row = binds.len() / part.len();
+        let last = binds.len() - row;
+        for _ in part.len()..shape {
+            binds.extend_from_within(last..last + row);
+        }
         let columns: Vec<&str> = R::RAW_COLUMNS
             .iter()
             .zip(&used)
             .filter(|(_, u)| **u)
             .map(|(c, _)| c.name)
             .collect();
-        let sql = raw_insert(raw.table, &columns, part.len(), skip_conflicts);
-        bind_all(sqlx::query(sql), &binds)
+        let sql = raw_insert(raw.table, &columns, shape, skip_conflicts);
+        bind_all(sql, &binds)
     });
     execute_pipelined(conn, statements).await
 }
@@ -206,7 +241,7 @@ async fn write_rows<R: Recorded>(
 async fn place<R: Recorded>(
     conn: &mut SqliteConnection,
     raw: &RawDecl,
-    events: &[R::Event],
+    events: &[&R::Event],
     chunk: &[Placed],
 ) -> Result<Vec<Placed>, sqlx::Error> {
     // The stored ids of every slot the chunk's events may use (one range
@@ -217,7 +252,7 @@ async fn place<R: Recorded>(
         raw.id_column, raw.table
     );
     for p in chunk {
-        let e = &events[p.index];
+        let e = events[p.index];
         let (start, end) = (first_id(R::time_ms(e)), first_id(R::time_ms(e) + 1));
         let from = slot(R::time_ms(e), event_hash(R::event_id(e)), 0);
         let to = from + PROBES;
@@ -257,7 +292,7 @@ async fn place<R: Recorded>(
     }
     let mut placed = Vec::new();
     'events: for p in chunk {
-        let e = &events[p.index];
+        let e = events[p.index];
         let text = R::event_id(e);
         if p.stamped_hash.is_some() && stamped_ids.contains(text) {
             continue; // sent before without a timestamp
@@ -308,177 +343,5 @@ mod tests {
 }
 
 #[cfg(test)]
-mod placement {
-    use crate::{
-        model::{Batch, ContainerSource, ExecStatus, Execution},
-        storage::{Location, Storage, Tuning, commit::WriterState},
-    };
-
-    fn execution(id: String, ts: i64, stamped: bool) -> Execution {
-        Execution {
-            execution_id: id,
-            key: None,
-            tenant: None,
-            language: "go".to_owned(),
-            status: ExecStatus::Completed,
-            execution_time_ms: 1.0,
-            memory_peak_mb: 0.0,
-            cpu_time_ms: 0.0,
-            container_source: ContainerSource::Unknown,
-            files_uploaded: 0,
-            files_generated: 0,
-            output_size_bytes: 0,
-            state_size_bytes: 0,
-            queue_wait_ms: 0.0,
-            repl_mode: false,
-            session_id: None,
-            user_id: None,
-            entity_id: None,
-            created_at_ms: ts,
-            stamped,
-        }
-    }
-
-    async fn accepted(storage: &Storage, state: &mut WriterState, events: Vec<Execution>) -> usize {
-        let batch = Batch::Executions(events);
-        let outcome = storage.commit_group(&[&batch], state, 1_000).await.unwrap();
-        outcome.batches[0].accepted
-    }
-
-    #[tokio::test]
-    async fn events_sharing_a_millisecond_and_their_resends_count_once() {
-        let storage = Storage::open(Location::Memory, Tuning::default())
-            .await
-            .unwrap();
-        let mut state = WriterState::new(0);
-        // 5 000 events of one millisecond: dozens of slots are shared.
-        let ts = 1_795_000_000_000;
-        let events = |from: usize, to: usize| -> Vec<Execution> {
-            (from..to)
-                .map(|i| execution(format!("same-ms-{i}"), ts, false))
-                .collect()
-        };
-        assert_eq!(accepted(&storage, &mut state, events(0, 5000)).await, 5000);
-        assert_eq!(accepted(&storage, &mut state, events(0, 5000)).await, 0);
-        // Half old, half new, in one batch.
-        assert_eq!(
-            accepted(&storage, &mut state, events(2500, 7500)).await,
-            2500
-        );
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM executions_raw")
-            .fetch_one(&storage.pool)
-            .await
-            .unwrap();
-        assert_eq!(rows, 7500);
-        let counted: i64 =
-            sqlx::query_scalar("SELECT SUM(executions) FROM exec_rollup WHERE grain = 86400")
-                .fetch_one(&storage.pool)
-                .await
-                .unwrap();
-        assert_eq!(counted, 7500);
-    }
-
-    #[tokio::test]
-    async fn events_of_one_batch_sharing_a_slot_are_spread_before_writing() {
-        use super::{SLOTS, event_hash, first_id, insert, slot, spread_shared_slots};
-        use crate::storage::facts::{Executions, Fact};
-        // Three ids whose hashes share a slot.
-        let mut by_slot: std::collections::HashMap<i64, Vec<String>> = Default::default();
-        let shared = (0..)
-            .find_map(|i| {
-                let id = format!("slot-{i}");
-                let ids = by_slot
-                    .entry(event_hash(&id).rem_euclid(SLOTS))
-                    .or_default();
-                ids.push(id);
-                (ids.len() == 3).then(|| ids.clone())
-            })
-            .unwrap();
-        let ts = 1_795_000_000_000;
-        let events: Vec<Execution> = shared
-            .iter()
-            .map(|id| execution(id.clone(), ts, false))
-            .collect();
-        let mut placed: Vec<super::Placed> = (0..3)
-            .map(|index| super::Placed {
-                index,
-                id: slot(ts, event_hash(&shared[index]), 0),
-                probe: 0,
-                stamped_hash: None,
-            })
-            .collect();
-        spread_shared_slots::<Executions>(&mut placed, &events);
-        let home = placed[0].id;
-        let ids: Vec<(i64, i64)> = placed.iter().map(|p| (p.id, p.probe)).collect();
-        assert_eq!(
-            ids,
-            vec![
-                (home, 0),
-                (slot(ts, event_hash(&shared[1]), 1), 1),
-                (slot(ts, event_hash(&shared[2]), 2), 2)
-            ]
-        );
-        assert!(
-            ids.iter()
-                .all(|(id, _)| (first_id(ts)..first_id(ts + 1)).contains(id))
-        );
-
-        // Stored whole, and found again when sent once more, alone or together.
-        let storage = Storage::open(Location::Memory, Tuning::default())
-            .await
-            .unwrap();
-        let mut state = WriterState::new(0);
-        assert_eq!(accepted(&storage, &mut state, events.clone()).await, 3);
-        assert_eq!(
-            accepted(&storage, &mut state, events[2..].to_vec()).await,
-            0
-        );
-        assert_eq!(accepted(&storage, &mut state, events.clone()).await, 0);
-        let mut conn = storage.pool.acquire().await.unwrap();
-        let raw = Executions::DECL.raw.as_ref().unwrap();
-        let again = insert::<Executions>(&mut conn, raw, &events, &NoIds, 1_000)
-            .await
-            .unwrap();
-        assert_eq!(again, vec![false; 3]);
-    }
-
-    struct NoIds;
-    impl crate::storage::facts::Ids for NoIds {
-        fn key(&self, _: Option<&crate::model::KeyHash>) -> i64 {
-            0
-        }
-        fn language(&self, _: &str) -> i64 {
-            0
-        }
-        fn endpoint(&self, _: &str) -> i64 {
-            0
-        }
-    }
-
-    #[tokio::test]
-    async fn events_stamped_on_arrival_are_found_again_at_another_time() {
-        let storage = Storage::open(Location::Memory, Tuning::default())
-            .await
-            .unwrap();
-        let mut state = WriterState::new(0);
-        let at = |ts: i64| -> Vec<Execution> {
-            (0..300)
-                .map(|i| execution(format!("no-time-{i}"), ts + i, true))
-                .collect()
-        };
-        assert_eq!(
-            accepted(&storage, &mut state, at(1_795_000_000_000)).await,
-            300
-        );
-        // A retry an hour later is stamped with its own arrival time.
-        assert_eq!(
-            accepted(&storage, &mut state, at(1_795_003_600_000)).await,
-            0
-        );
-        // The same ids with a timestamp of the producer's are other events.
-        let timed: Vec<Execution> = (0..10)
-            .map(|i| execution(format!("no-time-{i}"), 1_795_007_200_000, false))
-            .collect();
-        assert_eq!(accepted(&storage, &mut state, timed).await, 10);
-    }
-}
+#[path = "raw_write_tests.rs"]
+mod placement;

@@ -16,12 +16,13 @@ use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 
 use super::{
     facts::{self, Bind, ColumnType, DimValues, FactDecl, MAX_DIMS, RollupDecl},
-    sql::{bind_all, chunks, execute_pipelined, rollup_fetch, rollup_upsert},
+    sql::{
+        bind_all, chunks, execute_pipelined, padded_chunks, rollup_columns, rollup_fetch,
+        rollup_upsert, rows_per_statement,
+    },
 };
 use crate::{histogram::Histogram, model::Granularity};
 
-/// Rows per upsert statement.
-const UPSERT_CHUNK: usize = 32;
 /// Rows read per fetch statement.
 const FETCH_CHUNK: usize = 128;
 /// Buckets that ended longer ago than this leave the writer's memory.
@@ -331,10 +332,13 @@ pub async fn write(
     for rows in by_rollup.into_values() {
         let (fact, rollup) = rows[0].0.decl();
         let blobs: Vec<Vec<u8>> = rows.iter().map(|(_, r)| r.hist.encode()).collect();
+        let per_statement = rows_per_statement(rollup_columns(fact, rollup).len());
         let mut binds: Vec<Bind<'_>> = Vec::new();
-        let statements = chunks(&rows, UPSERT_CHUNK)
-            .zip(chunks(&blobs, UPSERT_CHUNK))
-            .map(|(chunk, blobs)| {
+        // An upsert writes whole rows, so the padding's repeats of a
+        // chunk's last row write it again with the same values.
+        let statements = padded_chunks(&rows, per_statement)
+            .zip(blobs.chunks(per_statement))
+            .map(|((chunk, shape), blobs)| {
                 binds.clear();
                 for ((key, row), blob) in chunk.iter().zip(blobs) {
                     binds.push(Bind::Int(key.grain.code()));
@@ -352,10 +356,12 @@ pub async fn write(
                         binds.push(Bind::Blob(blob));
                     }
                 }
-                bind_all(
-                    sqlx::query(rollup_upsert(fact, rollup, chunk.len())),
-                    &binds,
-                )
+                let row = binds.len() / chunk.len();
+                let last = binds.len() - row;
+                for _ in chunk.len()..shape {
+                    binds.extend_from_within(last..last + row);
+                }
+                bind_all(rollup_upsert(fact, rollup, shape), &binds)
             });
         execute_pipelined(conn, statements).await?;
         written.extend(rows);

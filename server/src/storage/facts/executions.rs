@@ -4,7 +4,7 @@ use super::{
     Bind, ColumnType, Dim, DimValues, Fact, FactDecl, Ids, Merge, RawColumn, RawDecl, Recorded,
     RollupDecl, Values, measures, saturating_i64,
 };
-use crate::model::{Coded, ContainerSource, ExecStatus, Execution, Granularity};
+use crate::model::{Batch, Coded, ContainerSource, ExecStatus, Execution, Granularity};
 
 pub struct Executions;
 
@@ -104,6 +104,13 @@ impl Fact for Executions {
 
 impl Recorded for Executions {
     type Event = Execution;
+
+    fn events_of(batch: &Batch) -> Option<&[Execution]> {
+        match batch {
+            Batch::Executions(events) => Some(events),
+            _ => None,
+        }
+    }
 
     const RAW_COLUMNS: &'static [RawColumn<Execution>] = &[
         RawColumn {

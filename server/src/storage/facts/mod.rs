@@ -12,7 +12,7 @@ pub mod pool;
 pub mod requests;
 mod values;
 
-use crate::model::{Granularity, KeyHash};
+use crate::model::{Batch, Granularity, KeyHash};
 
 pub use executions::Executions;
 pub use metrics::MetricPoints;
@@ -251,6 +251,8 @@ pub trait Recorded: Fact {
     /// The fact-specific raw columns, in table order (after `id` and
     /// `stamped_hash`, before `received_at`).
     const RAW_COLUMNS: &'static [RawColumn<Self::Event>];
+    /// The batch's events, if they are of this fact.
+    fn events_of(batch: &Batch) -> Option<&[Self::Event]>;
     fn event_id(event: &Self::Event) -> &str;
     fn time_ms(event: &Self::Event) -> i64;
     /// Whether Tally stamped the event on arrival (no timestamp sent).

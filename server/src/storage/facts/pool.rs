@@ -4,7 +4,7 @@ use super::{
     Bind, ColumnType, Dim, DimValues, Fact, FactDecl, Ids, Measure, Merge, RawColumn, RawDecl,
     Recorded, RollupDecl, Values, measures,
 };
-use crate::model::{Coded, Granularity, PoolEvent};
+use crate::model::{Batch, Coded, Granularity, PoolEvent};
 
 pub struct PoolEvents;
 
@@ -56,6 +56,13 @@ impl Fact for PoolEvents {
 
 impl Recorded for PoolEvents {
     type Event = PoolEvent;
+
+    fn events_of(batch: &Batch) -> Option<&[PoolEvent]> {
+        match batch {
+            Batch::Pool(events) => Some(events),
+            _ => None,
+        }
+    }
 
     const RAW_COLUMNS: &'static [RawColumn<PoolEvent>] = &[
         RawColumn {

@@ -4,7 +4,7 @@ use super::{
     Bind, ColumnType, Dim, DimValues, Fact, FactDecl, Ids, Measure, Merge, RawColumn, RawDecl,
     Recorded, RollupDecl, Values, measures,
 };
-use crate::model::{ApiRequest, Granularity, method_code};
+use crate::model::{ApiRequest, Batch, Granularity, method_code};
 
 pub struct Requests;
 
@@ -70,6 +70,13 @@ impl Fact for Requests {
 
 impl Recorded for Requests {
     type Event = ApiRequest;
+
+    fn events_of(batch: &Batch) -> Option<&[ApiRequest]> {
+        match batch {
+            Batch::Requests(events) => Some(events),
+            _ => None,
+        }
+    }
 
     const RAW_COLUMNS: &'static [RawColumn<ApiRequest>] = &[
         RawColumn {

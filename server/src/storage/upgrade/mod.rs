@@ -263,7 +263,7 @@ where
             .iter()
             .position(|(_, r)| *r != received)
             .map_or(events.len(), |n| start + n);
-        let run: Vec<R::Event> = events[start..end].iter().map(|(e, _)| e.clone()).collect();
+        let run: Vec<&R::Event> = events[start..end].iter().map(|(e, _)| e).collect();
         raw_write::insert::<R>(tx, raw, &run, ids, received).await?;
         start = end;
     }
