@@ -154,7 +154,7 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             storage,
             writer,
             counters,
@@ -168,7 +168,7 @@ impl Application {
             master_key,
             started_at: Instant::now(),
             config: Arc::new(config),
-        };
+        });
         let deliver = Arc::new(tokio::sync::Notify::new());
         background.add(
             "alert rules",

@@ -6,8 +6,27 @@ use secrecy::SecretString;
 
 use crate::{config::Config, counters::Counters, ingest::writer::Writer, storage::Storage};
 
+/// Handlers, guards and middleware each take a copy per request, so a copy
+/// is one reference count: the parts live behind one [`Arc`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every handler shares.
+pub struct Shared {
     pub config: Arc<Config>,
     pub storage: Storage,
     pub writer: Writer,
@@ -26,7 +45,7 @@ pub struct AppState {
     pub started_at: Instant,
 }
 
-impl AppState {
+impl Shared {
     /// Where the query layer reads from, with the configured retention.
     pub fn query_source(&self) -> crate::query::Source {
         crate::query::Source {
