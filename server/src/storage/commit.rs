@@ -10,7 +10,8 @@ use super::{
     facts::{
         self, Executions, Fact, Ids, PoolEvents, Recorded, Requests, Values, executions as exec,
     },
-    keys, raw_write,
+    keys,
+    raw_write::{self, Placement},
     rollup_write::{self, Deltas, HotRows},
 };
 use crate::{
@@ -143,19 +144,36 @@ impl Storage {
         state: &mut WriterState,
         received_at_ms: i64,
     ) -> Result<GroupOutcome, sqlx::Error> {
-        let result = self.try_commit_group(batches, state, received_at_ms).await;
-        if result.is_err() {
-            state.release_connection();
+        let mut result = self
+            .try_commit_group(batches, state, received_at_ms, Placement::Optimistic)
+            .await;
+        if let Ok(None) = result {
+            // Some events were stored before: find out which, from the start.
+            result = self
+                .try_commit_group(batches, state, received_at_ms, Placement::Careful)
+                .await;
         }
-        result
+        match result {
+            Ok(Some(outcome)) => Ok(outcome),
+            Ok(None) => Err(sqlx::Error::Protocol(
+                "a careful insert gave up like an optimistic one".to_owned(),
+            )),
+            Err(error) => {
+                state.release_connection();
+                Err(error)
+            }
+        }
     }
 
+    /// One attempt at a group: `None` (rolled back) when `placement` is
+    /// optimistic and an event was stored before.
     async fn try_commit_group(
         &self,
         batches: &[&Batch],
         state: &mut WriterState,
         received_at_ms: i64,
-    ) -> Result<GroupOutcome, sqlx::Error> {
+        placement: Placement,
+    ) -> Result<Option<GroupOutcome>, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so the transaction cannot fail
         // half-way when another connection holds it: it waits (busy timeout).
         let connection = held(&mut state.connection, self).await?;
@@ -169,33 +187,21 @@ impl Storage {
 
         let mut deltas = Deltas::default();
         let mut stored = vec![Vec::new(); batches.len()];
-        record::<Executions>(
-            &mut tx,
+        let mut record = Recording {
             batches,
-            &ids,
-            &mut deltas,
-            &mut stored,
+            ids: &ids,
+            deltas: &mut deltas,
+            stored: &mut stored,
             received_at_ms,
-        )
-        .await?;
-        record::<Requests>(
-            &mut tx,
-            batches,
-            &ids,
-            &mut deltas,
-            &mut stored,
-            received_at_ms,
-        )
-        .await?;
-        record::<PoolEvents>(
-            &mut tx,
-            batches,
-            &ids,
-            &mut deltas,
-            &mut stored,
-            received_at_ms,
-        )
-        .await?;
+            placement,
+        };
+        if !(record.fact::<Executions>(&mut tx).await?
+            && record.fact::<Requests>(&mut tx).await?
+            && record.fact::<PoolEvents>(&mut tx).await?)
+        {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         let mut outcome = GroupOutcome::default();
         for stored in stored {
             let accepted = stored.iter().filter(|s| **s).count();
@@ -212,7 +218,7 @@ impl Storage {
         state.ids.extend(new);
         state.hot.committed(written.rows, received_at_ms);
         self.rollups_changed(&written.touched);
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
     /// Adds mapped increments to the execution rollups in one transaction.
@@ -285,48 +291,73 @@ pub(crate) fn fact_index(decl: &'static facts::FactDecl) -> usize {
         .unwrap_or(0)
 }
 
-/// Inserts the raw rows of every batch of `R` in the group at once (fewer,
-/// fuller statements than batch by batch) and adds the stored events to the
-/// rollups; appends to `stored[b]` whether each event of batch `b` was
-/// stored now. An event repeated in the group is stored once, for the
-/// first batch that names it.
-async fn record<R: Recorded>(
-    tx: &mut Transaction<'_, Sqlite>,
-    batches: &[&Batch],
-    ids: &Resolved<'_>,
-    deltas: &mut Deltas,
-    stored: &mut [Vec<bool>],
+/// A group's raw rows on their way in, fact by fact.
+struct Recording<'a, 'b> {
+    batches: &'a [&'b Batch],
+    ids: &'a Resolved<'a>,
+    deltas: &'a mut Deltas,
+    /// `stored[b][i]`: event `i` of batch `b` was stored now.
+    stored: &'a mut [Vec<bool>],
     received_at_ms: i64,
-) -> Result<(), sqlx::Error> {
-    let mut owners = Vec::new();
-    let mut events = Vec::new();
-    for (b, batch) in batches.iter().enumerate() {
-        if let Some(of_batch) = R::events_of(batch) {
-            owners.extend(std::iter::repeat_n(b, of_batch.len()));
-            events.extend(of_batch);
+    placement: Placement,
+}
+
+impl Recording<'_, '_> {
+    /// Inserts the raw rows of every batch of `R` in the group at once
+    /// (fewer, fuller statements than batch by batch) and adds the stored
+    /// events to the rollups. An event repeated in the group is stored once,
+    /// for the first batch that names it. `false` when an optimistic insert
+    /// fell short (nothing is recorded then).
+    async fn fact<R: Recorded>(
+        &mut self,
+        tx: &mut Transaction<'_, Sqlite>,
+    ) -> Result<bool, sqlx::Error> {
+        let mut owners = Vec::new();
+        let mut events = Vec::new();
+        for (b, batch) in self.batches.iter().enumerate() {
+            if let Some(of_batch) = R::events_of(batch) {
+                owners.extend(std::iter::repeat_n(b, of_batch.len()));
+                events.extend(of_batch);
+            }
         }
+        if events.is_empty() {
+            return Ok(true);
+        }
+        let flags = match &R::DECL.raw {
+            Some(raw) => {
+                let inserted = raw_write::insert::<R>(
+                    tx,
+                    raw,
+                    &events,
+                    self.ids,
+                    self.received_at_ms,
+                    self.placement,
+                )
+                .await?;
+                let Some(flags) = inserted else {
+                    return Ok(false);
+                };
+                flags
+            }
+            None => vec![false; events.len()],
+        };
+        let fact = fact_index(R::DECL);
+        let template = Values::<R>::new();
+        let mut values = template.clone();
+        for (event, _) in events.iter().zip(&flags).filter(|(_, s)| **s) {
+            values.clone_from(&template);
+            R::contribute(event, &mut values);
+            let bin = R::hist_value(event).map(histogram::bin_of);
+            let dims = R::dims(event, self.ids);
+            let time = R::time_ms(event);
+            self.deltas
+                .add_event(fact, time, &dims, values.as_slice(), bin);
+        }
+        for (owner, flag) in owners.into_iter().zip(flags) {
+            self.stored[owner].push(flag);
+        }
+        Ok(true)
     }
-    if events.is_empty() {
-        return Ok(());
-    }
-    let flags = match &R::DECL.raw {
-        Some(raw) => raw_write::insert::<R>(tx, raw, &events, ids, received_at_ms).await?,
-        None => vec![false; events.len()],
-    };
-    let fact = fact_index(R::DECL);
-    let template = Values::<R>::new();
-    let mut values = template.clone();
-    for (event, _) in events.iter().zip(&flags).filter(|(_, s)| **s) {
-        values.clone_from(&template);
-        R::contribute(event, &mut values);
-        let bin = R::hist_value(event).map(histogram::bin_of);
-        let dims = R::dims(event, ids);
-        deltas.add_event(fact, R::time_ms(event), &dims, values.as_slice(), bin);
-    }
-    for (owner, flag) in owners.into_iter().zip(flags) {
-        stored[owner].push(flag);
-    }
-    Ok(())
 }
 
 async fn bump_commit_seq(tx: &mut Transaction<'_, Sqlite>) -> Result<i64, sqlx::Error> {

@@ -19,11 +19,13 @@
 //!
 //! Events of one group that share a slot are given the next free ones in
 //! memory before anything is written. Inserts are multi-row `INSERT … ON
-//! CONFLICT DO NOTHING`, all of a group's inside one savepoint. When they
+//! CONFLICT DO NOTHING`. The writer first tries a group optimistically
+//! ([`Placement::Optimistic`]): every row at once, no savepoint. When they
 //! store fewer rows than they hold (a duplicate, a slot taken by an event
-//! stored earlier), the savepoint is rolled back and the rows written again
-//! chunk by chunk, each in a savepoint of its own; a chunk that still falls
-//! short is placed one by one after reading the slots it needs.
+//! stored earlier), it rolls the whole transaction back and commits the
+//! group again with [`Placement::Careful`]: chunk by chunk, each in a
+//! savepoint, and a chunk that falls short is placed one by one after
+//! reading the slots it needs.
 
 use std::collections::{HashMap, HashSet};
 
@@ -74,15 +76,27 @@ fn rows_per_insert<R: Recorded>() -> usize {
     rows_per_statement(R::RAW_COLUMNS.len() + 3)
 }
 
+/// How [`insert`] meets events that are stored already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Writes every row at once and gives up (`None`) if any is not
+    /// stored, having stored the others: the caller rolls back.
+    Optimistic,
+    /// Finds out which events are stored already and stores the rest.
+    Careful,
+}
+
 /// Inserts `events`; returns, per event, whether it was stored now (`false`:
-/// it was stored before, or repeated earlier in `events`).
+/// it was stored before, or repeated earlier in `events`). `None` when an
+/// optimistic insert fell short and the transaction must be rolled back.
 pub async fn insert<R: Recorded>(
     conn: &mut SqliteConnection,
     raw: &RawDecl,
     events: &[&R::Event],
     ids: &dyn Ids,
     received_at_ms: i64,
-) -> Result<Vec<bool>, sqlx::Error> {
+    placement: Placement,
+) -> Result<Option<Vec<bool>>, sqlx::Error> {
     let mut stored = vec![false; events.len()];
     // Repeats within the batch are duplicates without asking the database.
     let mut seen: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
@@ -104,22 +118,17 @@ pub async fn insert<R: Recorded>(
     spread_shared_slots::<R>(&mut placed, events);
     // In key order, rows land next to each other (appends, mostly).
     placed.sort_unstable_by_key(|p| p.id);
-    // The common case, no event stored before: one savepoint for them all.
-    sqlx::query("SAVEPOINT raw_rows")
-        .execute(&mut *conn)
-        .await?;
-    let inserted = write_rows::<R>(conn, raw, events, &placed, ids, received_at_ms, true).await?;
-    if inserted == placed.len() as u64 {
-        sqlx::query("RELEASE raw_rows").execute(&mut *conn).await?;
+    if placement == Placement::Optimistic {
+        let inserted =
+            write_rows::<R>(conn, raw, events, &placed, ids, received_at_ms, true).await?;
+        if inserted < placed.len() as u64 {
+            return Ok(None);
+        }
         for p in &placed {
             stored[p.index] = true;
         }
-        return Ok(stored);
+        return Ok(Some(stored));
     }
-    sqlx::query("ROLLBACK TO raw_rows")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("RELEASE raw_rows").execute(&mut *conn).await?;
     for chunk in chunks(&placed, rows_per_insert::<R>()) {
         sqlx::query("SAVEPOINT raw_chunk")
             .execute(&mut *conn)
@@ -142,7 +151,7 @@ pub async fn insert<R: Recorded>(
             stored[p.index] = true;
         }
     }
-    Ok(stored)
+    Ok(Some(stored))
 }
 
 /// Moves events of the group whose slot an earlier event of the group took

@@ -22,38 +22,37 @@ pub async fn api_keys(ctx: &Context, filter: &Filter) -> Result<Vec<ApiKeyUsage>
     let key_ids = ctx.key_ids(filter).await?;
     let bounds = range_bounds(filter);
     let filters = ctx.dim_filters(filter, Executions::DECL.dims).await?;
-    let executions = aggregate::<Executions>(
-        ctx,
-        &Ask {
-            bounds: &bounds,
-            group_by: &[Dim::Key],
-            filters: &filters,
-            measures: Some(&[
-                exec::EXECUTIONS,
-                exec::COMPLETED,
-                exec::SUM_CPU_MS,
-                exec::SUM_MEMORY_MB_S,
-                exec::SUM_TIME_MS,
-                exec::FILES_UPLOADED,
-                exec::FILES_GENERATED,
-                exec::OUTPUT_BYTES,
-            ]),
-            hist: false,
-        },
-    )
-    .await?;
     let request_filters = ctx.dim_filters(filter, Requests::DECL.dims).await?;
-    let requests = aggregate::<Requests>(
-        ctx,
-        &Ask {
-            bounds: &bounds,
-            group_by: &[Dim::Key],
-            filters: &request_filters,
-            measures: Some(&[req::REQUESTS]),
-            hist: false,
-        },
-    )
-    .await?;
+    let execution_ask = Ask {
+        bounds: &bounds,
+        group_by: &[Dim::Key],
+        filters: &filters,
+        measures: Some(&[
+            exec::EXECUTIONS,
+            exec::COMPLETED,
+            exec::SUM_CPU_MS,
+            exec::SUM_MEMORY_MB_S,
+            exec::SUM_TIME_MS,
+            exec::FILES_UPLOADED,
+            exec::FILES_GENERATED,
+            exec::OUTPUT_BYTES,
+        ]),
+        hist: false,
+    };
+    let request_ask = Ask {
+        bounds: &bounds,
+        group_by: &[Dim::Key],
+        filters: &request_filters,
+        measures: Some(&[req::REQUESTS]),
+        hist: false,
+    };
+    let executions = aggregate::<Executions>(ctx, &execution_ask);
+    let requests = aggregate::<Requests>(ctx, &request_ask);
+    // The two facts' rollups and the key list are read at once: on a
+    // first call each is a load of its own from SQLite.
+    let (executions, requests, keys) = tokio::try_join!(executions, requests, async {
+        ctx.storage.api_keys().await.map_err(QueryError::from)
+    })?;
     let mut per_key: HashMap<i64, Group<Executions>> =
         executions.into_iter().map(|g| (g.dims[0], g)).collect();
     let requests: HashMap<i64, f64> = requests
@@ -61,10 +60,7 @@ pub async fn api_keys(ctx: &Context, filter: &Filter) -> Result<Vec<ApiKeyUsage>
         .map(|g| (g.dims[0], g.get(req::REQUESTS)))
         .collect();
     let wanted: Option<HashSet<i64>> = key_ids.map(|ids| ids.into_iter().collect());
-    let mut rows: Vec<ApiKeyUsage> = ctx
-        .storage
-        .api_keys()
-        .await?
+    let mut rows: Vec<ApiKeyUsage> = keys
         .into_iter()
         .filter(|k| wanted.as_ref().is_none_or(|w| w.contains(&k.id)))
         .map(|k| {

@@ -264,7 +264,7 @@ where
             .position(|(_, r)| *r != received)
             .map_or(events.len(), |n| start + n);
         let run: Vec<&R::Event> = events[start..end].iter().map(|(e, _)| e).collect();
-        raw_write::insert::<R>(tx, raw, &run, ids, received).await?;
+        raw_write::insert::<R>(tx, raw, &run, ids, received, raw_write::Placement::Careful).await?;
         start = end;
     }
     Ok(())
