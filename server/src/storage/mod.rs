@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod bucket_cache;
 pub mod commit;
 pub mod custom_metrics;
+mod dictionaries;
 pub mod facts;
 pub mod keys;
 pub mod live;
