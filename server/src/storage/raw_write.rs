@@ -98,7 +98,7 @@ pub async fn insert<R: Recorded>(
     placement: Placement,
 ) -> Result<Option<Vec<bool>>, sqlx::Error> {
     let mut stored = vec![false; events.len()];
-    // Repeats within the batch are duplicates without asking the database.
+    // Repeats within the group are duplicates without asking the database.
     let mut seen: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     seen.reserve(events.len());
     let mut placed: Vec<Placed> = events
