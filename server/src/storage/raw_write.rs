@@ -33,7 +33,10 @@ use sqlx::{Row, SqliteConnection};
 
 use super::{
     facts::{Bind, Ids, RawDecl, Recorded},
-    sql::{bind_all, chunks, execute_pipelined, padded_chunks, raw_insert, rows_per_statement},
+    sql::{
+        bind_all, chunks, execute_pipelined, pad_with_last_row, padded_chunks, raw_insert,
+        rows_per_statement,
+    },
 };
 
 /// Low bits of `id` that hold the slot.
@@ -229,11 +232,7 @@ async fn write_rows<R: Recorded>(
             binds.extend(row.iter().zip(&used).filter(|(_, u)| **u).map(|(v, _)| *v));
             binds.push(Bind::Int(received_at_ms));
         }
-        let row = binds.len() / part.len();
-        let last = binds.len() - row;
-        for _ in part.len()..shape {
-            binds.extend_from_within(last..last + row);
-        }
+        pad_with_last_row(&mut binds, part.len(), shape);
         let columns: Vec<&str> = R::RAW_COLUMNS
             .iter()
             .zip(&used)

@@ -17,8 +17,8 @@ use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 use super::{
     facts::{self, Bind, ColumnType, DimValues, FactDecl, MAX_DIMS, RollupDecl},
     sql::{
-        bind_all, chunks, execute_pipelined, padded_chunks, rollup_columns, rollup_fetch,
-        rollup_upsert, rows_per_statement,
+        bind_all, chunks, execute_pipelined, pad_with_last_row, padded_chunks, rollup_columns,
+        rollup_fetch, rollup_upsert, rows_per_statement,
     },
 };
 use crate::{histogram::Histogram, model::Granularity};
@@ -356,11 +356,7 @@ pub async fn write(
                         binds.push(Bind::Blob(blob));
                     }
                 }
-                let row = binds.len() / chunk.len();
-                let last = binds.len() - row;
-                for _ in chunk.len()..shape {
-                    binds.extend_from_within(last..last + row);
-                }
+                pad_with_last_row(&mut binds, chunk.len(), shape);
                 bind_all(rollup_upsert(fact, rollup, shape), &binds)
             });
         execute_pipelined(conn, statements).await?;

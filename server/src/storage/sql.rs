@@ -130,6 +130,16 @@ pub fn padded_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = (&[T], 
     })
 }
 
+/// Fills a padded statement's spare rows: `binds` holds the values of
+/// `rows` rows; repeats of the last one are appended until it holds `shape`.
+pub fn pad_with_last_row<T: Clone>(binds: &mut Vec<T>, rows: usize, shape: usize) {
+    let width = binds.len() / rows.max(1);
+    let last = binds.len() - width;
+    for _ in rows..shape {
+        binds.extend_from_within(last..last + width);
+    }
+}
+
 fn placeholders(columns: usize, rows: usize) -> String {
     let tuple = format!("({})", vec!["?"; columns].join(","));
     vec![tuple; rows].join(",")
@@ -224,6 +234,16 @@ mod tests {
         assert_eq!(sizes, [128, 128, 32, 8, 4]);
         assert_eq!(chunks(&items[..1], 128).count(), 1);
         assert_eq!(chunks::<u32>(&[], 128).count(), 0);
+    }
+
+    #[test]
+    fn padding_repeats_the_last_row() {
+        let mut binds = vec![1, 2, 3, 4];
+        pad_with_last_row(&mut binds, 2, 4);
+        assert_eq!(binds, [1, 2, 3, 4, 3, 4, 3, 4]);
+        let mut exact = vec![1, 2];
+        pad_with_last_row(&mut exact, 1, 1);
+        assert_eq!(exact, [1, 2]);
     }
 
     #[test]
