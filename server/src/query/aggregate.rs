@@ -11,7 +11,7 @@ use super::{
     plan::{self, Horizon, Piece, Source, ceil_to},
 };
 use crate::{
-    histogram::Histogram,
+    histogram::{Histogram, HistogramSum},
     model::{
         Granularity,
         time::{DAY_MS, MINUTE_MS},
@@ -80,10 +80,18 @@ pub async fn aggregate<F: Fact>(
     if ask.bounds.len() < 2 || ask.filters.iter().any(|f| f.values.is_empty()) {
         return Ok(Vec::new());
     }
-    let measures: Vec<usize> = match ask.measures {
+    let mut measures: Vec<usize> = match ask.measures {
         Some(list) => list.iter().map(|m| m.index()).collect(),
         None => (0..fact.measures.len()).collect(),
     };
+    // A measure kept "last by" another needs that one read too.
+    for m in measures.clone() {
+        if let Merge::LastBy(at) = fact.measures[m].merge
+            && !measures.contains(&at)
+        {
+            measures.push(at);
+        }
+    }
     let horizon = Horizon {
         now_ms: ctx.now_ms,
         detail_oldest_ms: ctx.detail_oldest_ms,
@@ -145,6 +153,7 @@ pub async fn aggregate<F: Fact>(
             bucket_ms: spans_intervals(piece, ask.bounds).then_some(MINUTE_MS),
             dims: ask.group_by,
             filters: ask.filters,
+            measures: &measures,
             hist: ask.hist,
         };
         ctx.storage
@@ -167,7 +176,7 @@ struct Groups<'a, F> {
     measures: &'a [usize],
     merges: Vec<Merge>,
     hist: bool,
-    map: FxHashMap<(usize, DimValues), (Values<F>, Histogram)>,
+    map: FxHashMap<(usize, DimValues), (Values<F>, HistogramSum)>,
 }
 
 impl<'a, F: Fact> Groups<'a, F> {
@@ -189,7 +198,7 @@ impl<'a, F: Fact> Groups<'a, F> {
         let (values, hist) = self
             .map
             .entry((interval - 1, dims))
-            .or_insert_with(|| (Values::new(), Histogram::new()));
+            .or_insert_with(|| (Values::new(), HistogramSum::new()));
         for &m in self.measures {
             let Some(v) = row.value(m) else { continue };
             let current = values.get_raw(m);
@@ -205,7 +214,7 @@ impl<'a, F: Fact> Groups<'a, F> {
             values.set_raw(m, merged);
         }
         if self.hist {
-            row.merge_hist_into(hist);
+            row.add_hist_to(hist);
         }
     }
 
@@ -217,7 +226,7 @@ impl<'a, F: Fact> Groups<'a, F> {
                 interval,
                 dims,
                 values,
-                hist,
+                hist: hist.finish(),
             })
             .collect();
         groups.sort_by_key(|g| (g.interval, g.dims));

@@ -13,7 +13,6 @@ use super::{
     rollup_read::{DimFilter, Hist, RowRef, Values},
     sql::{Sql, interned},
 };
-use crate::histogram::Histogram;
 
 /// What to aggregate from a fact's raw rows.
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +26,9 @@ pub struct RawRead<'a> {
     /// Group by these, in this order (the order of the rows' dimensions).
     pub dims: &'a [Dim],
     pub filters: &'a [DimFilter],
+    /// The measures to compute (indices into the fact's); the others read
+    /// as absent.
+    pub measures: &'a [usize],
     pub hist: bool,
 }
 
@@ -63,8 +65,8 @@ impl Storage {
                 query = query.bind(*v);
             }
         }
-        let measures = read.fact.measures.len();
-        let mut values = vec![0.0; measures];
+        let measures = read.measures.len();
+        let mut values = vec![f64::NAN; read.fact.measures.len()];
         let mut rows = query.fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
             let time: i64 = row.try_get(0)?;
@@ -73,17 +75,15 @@ impl Storage {
                 *slot = row.try_get::<Option<i64>, _>(1 + i)?.unwrap_or(0);
             }
             let at = 1 + read.dims.len();
-            for (i, slot) in values.iter_mut().enumerate() {
-                *slot = number(&row, at + i)?;
+            for (i, m) in read.measures.iter().enumerate() {
+                values[*m] = number(&row, at + i)?;
             }
             let histogram = if hist {
                 let bin: i64 = row.try_get::<Option<i64>, _>(at + measures)?.unwrap_or(0);
                 let count: i64 = row.try_get(at + measures + 1)?;
-                let mut h = Histogram::new();
-                h.add_to_bin(bin.max(0) as usize, count.max(0) as u64);
-                Some(h)
+                Hist::Bin(bin.max(0) as usize, count.max(0) as u64)
             } else {
-                None
+                Hist::None
             };
             let bucket_ms = match read.bucket_ms {
                 Some(_) => time.max(read.from_ms),
@@ -93,7 +93,7 @@ impl Storage {
                 bucket_ms,
                 dims: &dims,
                 values: Values::Row(&values),
-                hist: histogram.as_ref().map_or(Hist::None, Hist::Decoded),
+                hist: histogram,
             });
         }
         Ok(())
@@ -114,10 +114,11 @@ fn number(row: &sqlx::sqlite::SqliteRow, column: usize) -> Result<f64, sqlx::Err
 fn raw_sql(read: &RawRead<'_>, hist: bool, lists: &[(Dim, usize)]) -> Sql {
     let raw = read.fact.raw.as_ref().expect("a raw table");
     let key = format!(
-        "raw-select:{}:{}:{:?}:{hist}:{lists:?}",
+        "raw-select:{}:{}:{:?}:{:?}:{hist}:{lists:?}",
         raw.table,
         read.bucket_ms.is_some(),
-        read.dims
+        read.dims,
+        read.measures
     );
     interned(key, || {
         // Parameters are numbered explicitly: sqlx counts bare `?`
@@ -138,7 +139,11 @@ fn raw_sql(read: &RawRead<'_>, hist: bool, lists: &[(Dim, usize)]) -> Sql {
         };
         let mut select = vec![time];
         select.extend(read.dims.iter().map(|d| d.column().to_owned()));
-        select.extend(read.fact.measures.iter().map(|m| m.raw.to_owned()));
+        select.extend(
+            read.measures
+                .iter()
+                .map(|m| read.fact.measures[*m].raw.to_owned()),
+        );
         let source = match (hist, raw.hist_column) {
             (true, Some(column)) => {
                 select.push("b".to_owned());
@@ -157,7 +162,7 @@ fn raw_sql(read: &RawRead<'_>, hist: bool, lists: &[(Dim, usize)]) -> Sql {
         };
         let mut group: Vec<String> = (1..=1 + read.dims.len()).map(|i| i.to_string()).collect();
         if hist && raw.hist_column.is_some() {
-            group.push((2 + read.dims.len() + read.fact.measures.len()).to_string());
+            group.push((2 + read.dims.len() + read.measures.len()).to_string());
         }
         format!(
             "SELECT {} FROM {source} GROUP BY {}",

@@ -12,7 +12,10 @@ use super::{
     facts::{Dim, DimValues, FactDecl, RollupDecl},
     rollup_sql::{Buckets, decode, load_part_len, runs, select_sql, sparse_buckets},
 };
-use crate::{histogram::Histogram, model::Granularity};
+use crate::{
+    histogram::{Histogram, HistogramSum},
+    model::Granularity,
+};
 
 /// Key filters up to this many keys read a key-first rollup by its primary
 /// key; longer lists go through the cache.
@@ -50,12 +53,12 @@ pub struct RowRef<'a> {
     pub(super) hist: Hist<'a>,
 }
 
-/// A row's histogram: as stored, or decoded.
+/// A row's histogram: as stored, or one bin's count (a raw row group).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Hist<'a> {
     None,
     Encoded(&'a [u8]),
-    Decoded(&'a Histogram),
+    Bin(usize, u64),
 }
 
 pub(super) enum Values<'a> {
@@ -80,7 +83,16 @@ impl RowRef<'_> {
                 // Blobs were checked when they were read.
                 into.merge_encoded(bytes);
             }
-            Hist::Decoded(h) => into.merge(h),
+            Hist::Bin(bin, count) => into.add_to_bin(bin, count),
+        }
+    }
+
+    /// Adds the row's histogram (if read) to a running sum.
+    pub fn add_hist_to(&self, into: &mut HistogramSum) {
+        match self.hist {
+            Hist::None => {}
+            Hist::Encoded(bytes) => into.add_encoded(bytes),
+            Hist::Bin(bin, count) => into.add_to_bin(bin, count),
         }
     }
 }

@@ -12,6 +12,10 @@
 //! blob ([`Histogram::encode`]): a rollup row of a few events costs a few
 //! bytes, not a column per bin.
 
+mod sum;
+
+pub use sum::HistogramSum;
+
 /// Bins per octave.
 pub const PER_OCTAVE: usize = 32;
 /// Octaves between [`BASE_MS`] and the open-ended last bin.
