@@ -72,12 +72,19 @@ struct Placed {
     stamped_hash: Option<i64>,
 }
 
-/// Rows per INSERT of a table of `R`: the most, in a power of two, whose
-/// parameters stay within SQLite's limit (1 024 for every raw table), so
-/// that a group's rows take few statements of few shapes.
+/// Rows per INSERT of a table of `R`: a power of two, so that a group's rows
+/// take statements of few shapes, and at most [`ROWS_PER_INSERT`].
 fn rows_per_insert<R: Recorded>() -> usize {
-    rows_per_statement(R::RAW_COLUMNS.len() + 3)
+    rows_per_statement(R::RAW_COLUMNS.len() + 3).min(ROWS_PER_INSERT)
 }
+
+/// Rows per raw INSERT, far fewer than SQLite's parameter limit allows
+/// (1 024): the writer builds a statement while SQLite runs the one before
+/// ([`execute_pipelined`]), and small steps leave the two threads less time
+/// waiting for each other. Measured at batch 500 (`bench load`, eight
+/// interleaved runs on two cores): 128 rows 280 000 events/s median and
+/// 25 ms p99, against 250 000 and 30–70 ms with 1 024.
+const ROWS_PER_INSERT: usize = 128;
 
 /// How [`insert`] meets events that are stored already.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
