@@ -279,17 +279,30 @@ impl Recording<'_, '_> {
         if events.is_empty() {
             return Ok(true);
         }
+        let fact = fact_index(R::DECL);
+        let template = Values::<R>::new();
+        let mut values = template.clone();
+        let (ids, deltas) = (self.ids, &mut *self.deltas);
+        // Each stored event goes into the rollup deltas as the insert puts
+        // its row in a statement, while SQLite runs the statement before.
+        let add_to_rollups = |index: usize| {
+            let event = events[index];
+            values.clone_from(&template);
+            R::contribute(event, &mut values);
+            let bin = R::hist_value(event).map(histogram::bin_of);
+            let dims = R::dims(event, ids);
+            deltas.add_event(fact, R::time_ms(event), &dims, values.as_slice(), bin);
+        };
         let flags = match &R::DECL.raw {
             Some(raw) => {
-                let inserted = raw_write::insert::<R>(
-                    tx,
+                let group = raw_write::Group {
                     raw,
-                    &events,
-                    self.ids,
-                    self.received_at_ms,
-                    self.placement,
-                )
-                .await?;
+                    events: &events,
+                    ids,
+                    received_at_ms: self.received_at_ms,
+                };
+                let inserted =
+                    raw_write::insert::<R>(tx, &group, self.placement, add_to_rollups).await?;
                 let Some(flags) = inserted else {
                     return Ok(false);
                 };
@@ -297,18 +310,6 @@ impl Recording<'_, '_> {
             }
             None => vec![false; events.len()],
         };
-        let fact = fact_index(R::DECL);
-        let template = Values::<R>::new();
-        let mut values = template.clone();
-        for (event, _) in events.iter().zip(&flags).filter(|(_, s)| **s) {
-            values.clone_from(&template);
-            R::contribute(event, &mut values);
-            let bin = R::hist_value(event).map(histogram::bin_of);
-            let dims = R::dims(event, self.ids);
-            let time = R::time_ms(event);
-            self.deltas
-                .add_event(fact, time, &dims, values.as_slice(), bin);
-        }
         for (owner, flag) in owners.into_iter().zip(flags) {
             self.stored[owner].push(flag);
         }

@@ -96,17 +96,31 @@ pub enum Placement {
     Careful,
 }
 
-/// Inserts `events`; returns, per event, whether it was stored now (`false`:
-/// it was stored before, or repeated earlier in `events`). `None` when an
-/// optimistic insert fell short and the transaction must be rolled back.
+/// A group's events of one fact, and what their rows are written with.
+pub struct Group<'a, R: Recorded> {
+    pub raw: &'a RawDecl,
+    pub events: &'a [&'a R::Event],
+    pub ids: &'a dyn Ids,
+    pub received_at_ms: i64,
+}
+
+/// Inserts the group's events; returns, per event, whether it was stored
+/// now (`false`: it was stored before, or repeated earlier in the group).
+/// `None` when an optimistic insert fell short and the transaction must be
+/// rolled back.
+///
+/// `on_stored` is called with the index of every event stored. An
+/// optimistic insert calls it as it puts the event's row in a statement,
+/// before it knows whether the insert falls short (the caller then drops
+/// what it gathered), so that the caller's work on the events overlaps
+/// SQLite's on the statements; a careful one once the row is stored.
 pub async fn insert<R: Recorded>(
     conn: &mut SqliteConnection,
-    raw: &RawDecl,
-    events: &[&R::Event],
-    ids: &dyn Ids,
-    received_at_ms: i64,
+    group: &Group<'_, R>,
     placement: Placement,
+    mut on_stored: impl FnMut(usize) + Send,
 ) -> Result<Option<Vec<bool>>, sqlx::Error> {
+    let events = group.events;
     let mut stored = vec![false; events.len()];
     // Repeats within the group are duplicates without asking the database.
     let mut seen: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
@@ -129,8 +143,7 @@ pub async fn insert<R: Recorded>(
     // In key order, rows land next to each other (appends, mostly).
     placed.sort_unstable_by_key(|p| p.id);
     if placement == Placement::Optimistic {
-        let inserted =
-            write_rows::<R>(conn, raw, events, &placed, ids, received_at_ms, true).await?;
+        let inserted = write_rows(conn, group, &placed, true, &mut on_stored).await?;
         if inserted < placed.len() as u64 {
             return Ok(None);
         }
@@ -143,22 +156,22 @@ pub async fn insert<R: Recorded>(
         sqlx::query("SAVEPOINT raw_chunk")
             .execute(&mut *conn)
             .await?;
-        let inserted = write_rows::<R>(conn, raw, events, chunk, ids, received_at_ms, true).await?;
-        if inserted == chunk.len() as u64 {
+        let inserted = write_rows(conn, group, chunk, true, |_| {}).await?;
+        let new = if inserted == chunk.len() as u64 {
             sqlx::query("RELEASE raw_chunk").execute(&mut *conn).await?;
-            for p in chunk {
-                stored[p.index] = true;
-            }
-            continue;
-        }
-        sqlx::query("ROLLBACK TO raw_chunk")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("RELEASE raw_chunk").execute(&mut *conn).await?;
-        let new = place::<R>(conn, raw, events, chunk).await?;
-        write_rows::<R>(conn, raw, events, &new, ids, received_at_ms, false).await?;
-        for p in &new {
-            stored[p.index] = true;
+            chunk.iter().map(|p| p.index).collect::<Vec<_>>()
+        } else {
+            sqlx::query("ROLLBACK TO raw_chunk")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("RELEASE raw_chunk").execute(&mut *conn).await?;
+            let new = place(conn, group, chunk).await?;
+            write_rows(conn, group, &new, false, |_| {}).await?;
+            new.iter().map(|p| p.index).collect()
+        };
+        for index in new {
+            stored[index] = true;
+            on_stored(index);
         }
     }
     Ok(Some(stored))
@@ -198,13 +211,13 @@ fn spread_shared_slots<R: Recorded>(placed: &mut [Placed], events: &[&R::Event])
 /// stored is the same.
 async fn write_rows<R: Recorded>(
     conn: &mut SqliteConnection,
-    raw: &RawDecl,
-    events: &[&R::Event],
+    group: &Group<'_, R>,
     rows: &[Placed],
-    ids: &dyn Ids,
-    received_at_ms: i64,
     skip_conflicts: bool,
+    mut on_row: impl FnMut(usize) + Send,
 ) -> Result<u64, sqlx::Error> {
+    let (raw, events, ids, received_at_ms) =
+        (group.raw, group.events, group.ids, group.received_at_ms);
     let width = R::RAW_COLUMNS.len();
     let max = rows_per_insert::<R>();
     let parts: Vec<(&[Placed], usize)> = if skip_conflicts {
@@ -219,6 +232,7 @@ async fn write_rows<R: Recorded>(
         for p in part {
             let event = events[p.index];
             values.extend(R::RAW_COLUMNS.iter().map(|c| (c.value)(event, ids)));
+            on_row(p.index);
         }
         let used: Vec<bool> = (0..width)
             .map(|c| {
@@ -255,10 +269,10 @@ async fn write_rows<R: Recorded>(
 /// The events of `chunk` not stored yet, each in its first free slot.
 async fn place<R: Recorded>(
     conn: &mut SqliteConnection,
-    raw: &RawDecl,
-    events: &[&R::Event],
+    group: &Group<'_, R>,
     chunk: &[Placed],
 ) -> Result<Vec<Placed>, sqlx::Error> {
+    let (raw, events) = (group.raw, group.events);
     // The stored ids of every slot the chunk's events may use (one range
     // each, in two parts where it wraps at the end of its millisecond).
     let mut taken: HashMap<i64, String> = HashMap::new();

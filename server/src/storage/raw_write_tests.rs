@@ -72,7 +72,7 @@ async fn events_sharing_a_millisecond_and_their_resends_count_once() {
 
 #[tokio::test]
 async fn events_of_one_batch_sharing_a_slot_are_spread_before_writing() {
-    use super::{Placement, SLOTS, event_hash, first_id, insert, slot, spread_shared_slots};
+    use super::{Group, Placement, SLOTS, event_hash, first_id, insert, slot, spread_shared_slots};
     use crate::storage::facts::{Executions, Fact};
     // Three ids whose hashes share a slot.
     let mut by_slot: std::collections::HashMap<i64, Vec<String>> = Default::default();
@@ -128,17 +128,23 @@ async fn events_of_one_batch_sharing_a_slot_are_spread_before_writing() {
     );
     assert_eq!(accepted(&storage, &mut state, events.clone()).await, 0);
     let mut conn = storage.pool.acquire().await.unwrap();
-    let raw = Executions::DECL.raw.as_ref().unwrap();
-    let again = insert::<Executions>(&mut conn, raw, &refs, &NoIds, 1_000, Placement::Careful)
+    let group = Group::<Executions> {
+        raw: Executions::DECL.raw.as_ref().unwrap(),
+        events: &refs,
+        ids: &NoIds,
+        received_at_ms: 1_000,
+    };
+    let mut reported = Vec::new();
+    let again = insert(&mut conn, &group, Placement::Careful, |i| reported.push(i))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(again, vec![false; 3]);
+    assert!(reported.is_empty(), "nothing stored, nothing reported");
     // Optimistically, the insert gives up: the caller rolls back.
-    let optimistic =
-        insert::<Executions>(&mut conn, raw, &refs, &NoIds, 1_000, Placement::Optimistic)
-            .await
-            .unwrap();
+    let optimistic = insert(&mut conn, &group, Placement::Optimistic, |_| {})
+        .await
+        .unwrap();
     assert_eq!(optimistic, None);
 }
 

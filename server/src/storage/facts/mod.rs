@@ -247,7 +247,7 @@ pub struct RawColumn<E> {
 /// A fact recorded from events of type `Event`: how an event becomes a raw
 /// row and a rollup increment.
 pub trait Recorded: Fact {
-    type Event: 'static;
+    type Event: Sync + 'static;
     /// The fact-specific raw columns, in table order (after `id` and
     /// `stamped_hash`, before `received_at`).
     const RAW_COLUMNS: &'static [RawColumn<Self::Event>];

@@ -264,7 +264,13 @@ where
             .position(|(_, r)| *r != received)
             .map_or(events.len(), |n| start + n);
         let run: Vec<&R::Event> = events[start..end].iter().map(|(e, _)| e).collect();
-        raw_write::insert::<R>(tx, raw, &run, ids, received, raw_write::Placement::Careful).await?;
+        let group = raw_write::Group {
+            raw,
+            events: &run,
+            ids,
+            received_at_ms: received,
+        };
+        raw_write::insert::<R>(tx, &group, raw_write::Placement::Careful, |_| {}).await?;
         start = end;
     }
     Ok(())
