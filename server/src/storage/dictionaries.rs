@@ -29,27 +29,31 @@ pub(super) struct Resolved<'a> {
     pub(super) new: &'a Dictionaries,
 }
 
+/// The id of `value`: known, or new in this commit; 0 if neither (no such
+/// value was resolved).
+fn id_in<K, Q>(known: &FxHashMap<K, i64>, new: &FxHashMap<K, i64>, value: &Q) -> i64
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    known
+        .get(value)
+        .or_else(|| new.get(value))
+        .copied()
+        .unwrap_or(0)
+}
+
 impl Ids for Resolved<'_> {
     fn key(&self, key: Option<&KeyHash>) -> i64 {
-        key.and_then(|k| self.known.keys.get(k).or_else(|| self.new.keys.get(k)))
-            .copied()
-            .unwrap_or(0)
+        key.map_or(0, |k| id_in(&self.known.keys, &self.new.keys, k))
     }
 
     fn language(&self, name: &str) -> i64 {
-        let found = self.known.languages.get(name);
-        found
-            .or_else(|| self.new.languages.get(name))
-            .copied()
-            .unwrap_or(0)
+        id_in(&self.known.languages, &self.new.languages, name)
     }
 
     fn endpoint(&self, path: &str) -> i64 {
-        let found = self.known.endpoints.get(path);
-        found
-            .or_else(|| self.new.endpoints.get(path))
-            .copied()
-            .unwrap_or(0)
+        id_in(&self.known.endpoints, &self.new.endpoints, path)
     }
 }
 

@@ -37,11 +37,15 @@ async fn accepted(storage: &Storage, state: &mut WriterState, events: Vec<Execut
     outcome.batches[0].accepted
 }
 
+async fn memory_storage() -> Storage {
+    Storage::open(Location::Memory, Tuning::default())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn events_sharing_a_millisecond_and_their_resends_count_once() {
-    let storage = Storage::open(Location::Memory, Tuning::default())
-        .await
-        .unwrap();
+    let storage = memory_storage().await;
     let mut state = WriterState::new(0);
     // 5 000 events of one millisecond: dozens of slots are shared.
     let ts = 1_795_000_000_000;
@@ -117,9 +121,7 @@ async fn events_of_one_batch_sharing_a_slot_are_spread_before_writing() {
     );
 
     // Stored whole, and found again when sent once more, alone or together.
-    let storage = Storage::open(Location::Memory, Tuning::default())
-        .await
-        .unwrap();
+    let storage = memory_storage().await;
     let mut state = WriterState::new(0);
     assert_eq!(accepted(&storage, &mut state, events.clone()).await, 3);
     assert_eq!(
@@ -163,9 +165,7 @@ impl crate::storage::facts::Ids for NoIds {
 
 #[tokio::test]
 async fn events_stamped_on_arrival_are_found_again_at_another_time() {
-    let storage = Storage::open(Location::Memory, Tuning::default())
-        .await
-        .unwrap();
+    let storage = memory_storage().await;
     let mut state = WriterState::new(0);
     let at = |ts: i64| -> Vec<Execution> {
         (0..300)
@@ -191,9 +191,7 @@ async fn events_stamped_on_arrival_are_found_again_at_another_time() {
 #[tokio::test]
 async fn a_group_stores_each_event_once_across_its_batches() {
     use crate::storage::commit::BatchOutcome;
-    let storage = Storage::open(Location::Memory, Tuning::default())
-        .await
-        .unwrap();
+    let storage = memory_storage().await;
     let mut state = WriterState::new(0);
     let ts = 1_795_000_000_000;
     let fresh = |n: i64, tag: &str| -> Vec<Execution> {
