@@ -21,3 +21,4 @@ mod security;
 mod server_fns;
 mod tenants;
 mod upgrade;
+mod upgrade_grains;

@@ -97,7 +97,12 @@ pub async fn aggregate<F: Fact>(
         detail_oldest_ms: ctx.detail_oldest_ms,
     };
     let detail_from = ceil_to(ctx.detail_oldest_ms, DAY_MS);
-    let pieces = plan::pieces(ask.bounds, rollup.grains, horizon);
+    let pieces = plan::pieces_with_starts(
+        ask.bounds,
+        rollup.grains,
+        &ctx.storage.grain_starts(rollup),
+        horizon,
+    );
     let mut groups = Groups::<F>::new(ask, &measures);
     // Where each grouped dimension sits in the rollup's rows.
     let at: Vec<Option<usize>> = ask

@@ -93,6 +93,44 @@ pub fn pieces(bounds: &[i64], grains: &[Granularity], horizon: Horizon) -> Vec<P
     merge_adjacent(pieces)
 }
 
+/// Pieces as [`pieces`], for a rollup some of whose `grains` hold buckets
+/// only from an instant on (`starts`: grain, Unix ms on an hour). The range
+/// is cut at each start inside it; each part is covered by the grains
+/// complete over it.
+pub fn pieces_with_starts(
+    bounds: &[i64],
+    grains: &[Granularity],
+    starts: &[(Granularity, i64)],
+    horizon: Horizon,
+) -> Vec<Piece> {
+    let (Some(&start), Some(&end)) = (bounds.first(), bounds.last()) else {
+        return Vec::new();
+    };
+    let mut cuts: Vec<i64> = starts
+        .iter()
+        .map(|(_, since)| *since)
+        .filter(|since| start < *since && *since < end)
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.push(end);
+    let mut out = Vec::new();
+    let mut from = start;
+    for cut in cuts {
+        let complete: Vec<Granularity> = grains
+            .iter()
+            .copied()
+            .filter(|g| starts.iter().all(|(s, since)| s != g || *since <= from))
+            .collect();
+        let mut part = vec![from];
+        part.extend(bounds.iter().copied().filter(|b| from < *b && *b < cut));
+        part.push(cut);
+        out.extend(pieces(&part, &complete, horizon));
+        from = cut;
+    }
+    merge_adjacent(out)
+}
+
 /// Covers `[a, b)` with the coarsest aligned buckets, finer ones at the
 /// edges, raw rows at last. `open`: nothing lies beyond `b` (it is the
 /// present), so the bucket of the finest grain holding `b` may be read
@@ -223,6 +261,45 @@ mod tests {
         // Without a quarter-hour grain the half hours are raw rows.
         let p = pieces(&bounds, &[Granularity::Hour, Granularity::Day], far());
         assert_eq!(p.iter().filter(|p| p.source == Source::Raw).count(), 3);
+    }
+
+    #[test]
+    fn a_grain_that_starts_late_is_read_from_its_start_only() {
+        let quarter = Granularity::QuarterHour;
+        let since = floor_to(T, HOUR_MS) + 5 * HOUR_MS;
+        let starts = [(quarter, since)];
+        // Both ends mid-hour: before the start the first edge is raw, after
+        // it the last edge comes from quarter hours.
+        let (from, to) = (T - 2 * DAY_MS, since + 7 * HOUR_MS + 20 * 60_000);
+        let p = pieces_with_starts(&[from, to], &ALL, &starts, far());
+        assert_eq!(covered(&p), to - from);
+        for pair in p.windows(2) {
+            assert_eq!(pair[0].to_ms, pair[1].from_ms);
+        }
+        assert!(
+            p.iter()
+                .filter(|p| p.source == Source::Rollup(quarter))
+                .all(|p| p.from_ms >= since)
+        );
+        assert_eq!(p[0].source, Source::Raw);
+        assert!(p[0].to_ms - p[0].from_ms > 15 * 60_000);
+        assert_eq!(p[p.len() - 2].source, Source::Rollup(quarter));
+        // A range after the start is planned as if the grain had always
+        // been there; one before it, as if it did not exist.
+        let later = [since + HOUR_MS + 60_000, since + DAY_MS];
+        assert_eq!(
+            pieces_with_starts(&later, &ALL, &starts, far()),
+            pieces(&later, &ALL, far())
+        );
+        let earlier = [since - DAY_MS - 60_000, since - 60_000];
+        assert_eq!(
+            pieces_with_starts(&earlier, &ALL, &starts, far()),
+            pieces(&earlier, &[Granularity::Hour, Granularity::Day], far())
+        );
+        // Interval bounds on either side of the start stay bounds.
+        let bounds = [since - 3 * HOUR_MS, since - HOUR_MS, since + HOUR_MS];
+        let p = pieces_with_starts(&bounds, &ALL, &starts, far());
+        assert_eq!(covered(&p), 4 * HOUR_MS);
     }
 
     #[test]

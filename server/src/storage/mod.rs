@@ -8,6 +8,7 @@ pub mod commit;
 pub mod custom_metrics;
 mod dictionaries;
 pub mod facts;
+mod grain_starts;
 pub mod keys;
 pub mod live;
 pub mod raw_read;
@@ -39,6 +40,8 @@ pub struct Storage {
     ingest: SqlitePool,
     /// Decoded rollup rows of closed buckets (see [`bucket_cache`]).
     cache: std::sync::Arc<bucket_cache::BucketCache>,
+    /// Grains that hold buckets only from some instant on.
+    grain_starts: std::sync::Arc<grain_starts::GrainStarts>,
 }
 
 /// Settings of every connection.
@@ -136,10 +139,12 @@ impl Storage {
                 format!("-{}", tuning.ingest_page_cache_bytes / 1024),
             ))
             .await?;
+        let grain_starts = std::sync::Arc::new(grain_starts::GrainStarts::load(&pool).await?);
         let storage = Self {
             pool,
             ingest,
             cache: std::sync::Arc::new(bucket_cache::BucketCache::new(tuning.cache_bytes)),
+            grain_starts,
         };
         upgrade::legacy_tables(&storage).await?;
         Ok(storage)
@@ -156,6 +161,12 @@ impl Storage {
         for key in changed {
             self.cache.invalidate(*key);
         }
+    }
+
+    /// The grains of `rollup` that hold buckets only from some instant
+    /// (Unix ms) on, with that instant.
+    pub fn grain_starts(&self, rollup: &facts::RollupDecl) -> Vec<(model::Granularity, i64)> {
+        self.grain_starts.of(rollup)
     }
 
     /// Bytes held by the rollup cache.

@@ -87,7 +87,9 @@ static DECL: FactDecl = FactDecl {
         RollupDecl {
             table: "exec_rollup_by_key_language",
             dims: &[Dim::Key, Dim::Language],
+            // Quarter hours since migration 0010 (see `storage::grains`).
             grains: &[
+                Granularity::QuarterHour,
                 Granularity::Hour,
                 Granularity::Day,
                 Granularity::Week,
