@@ -17,6 +17,7 @@ mod browser;
 pub mod charts;
 pub mod error;
 pub mod filters;
+mod order;
 mod pages;
 mod session;
 pub mod types;

@@ -92,7 +92,7 @@ pub fn draw<DB: DrawingBackend>(
                 .draw()?;
             // The emphasised series is drawn last, over the others.
             let mut order: Vec<usize> = (0..series.len()).collect();
-            order.sort_by_key(|&i| Emphasis::of(i, focus) == Emphasis::Focused);
+            crate::order::sort_by_key(&mut order, |&i| Emphasis::of(i, focus) == Emphasis::Focused);
             for i in order {
                 let (s, emphasis) = (&series[i], Emphasis::of(i, focus));
                 let width = match (emphasis, s.faint) {

@@ -51,7 +51,7 @@ pub fn summary(spec: &ChartSpec) -> String {
             if totals.is_empty() {
                 return "No data in this period.".to_owned();
             }
-            totals.sort_by(|a, b| b.1.total_cmp(&a.1));
+            crate::order::sort_by(&mut totals, |a, b| b.1.total_cmp(&a.1));
             let named: Vec<String> = totals
                 .iter()
                 .take(NAMED)

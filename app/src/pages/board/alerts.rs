@@ -88,7 +88,7 @@ pub(super) fn AlertsView(tick: Tick) -> impl IntoView {
 fn IncidentTable(incidents: Vec<AlertIncident>) -> impl IntoView {
     let mut incidents = incidents;
     // Firing first, then newest first (the order they came in).
-    incidents.sort_by_key(|i| i.status != "firing");
+    crate::order::sort_by_key(&mut incidents, |i| i.status != "firing");
     view! {
         <DataTable
             class="data alerts"

@@ -58,8 +58,7 @@ fn tenant_choices(keys: Vec<ApiKeyUsage>, current: String) -> Vec<String> {
     if !current.is_empty() {
         tenants.push(current);
     }
-    tenants.sort();
-    tenants.dedup();
+    crate::order::sort_dedup(&mut tenants);
     tenants
 }
 

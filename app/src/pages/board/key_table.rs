@@ -38,8 +38,10 @@ type Sort = (Option<usize>, bool);
 
 fn sorted(mut rows: Vec<ApiKeyUsage>, (column, descending): Sort) -> Vec<ApiKeyUsage> {
     match column {
-        Some(c) => rows.sort_by(|a, b| KEY_COLUMNS[c].1(a).total_cmp(&KEY_COLUMNS[c].1(b))),
-        None => rows.sort_by(|a, b| a.key_prefix.cmp(&b.key_prefix)),
+        Some(c) => crate::order::sort_by(&mut rows, |a, b| {
+            KEY_COLUMNS[c].1(a).total_cmp(&KEY_COLUMNS[c].1(b))
+        }),
+        None => crate::order::sort_by(&mut rows, |a, b| a.key_prefix.cmp(&b.key_prefix)),
     }
     if descending {
         rows.reverse();

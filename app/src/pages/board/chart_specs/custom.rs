@@ -42,8 +42,7 @@ pub(in crate::pages::board) fn custom(series: &[CustomSeries], tz_label: &str) -
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.ts_ms))
         .collect();
-    stamps.sort_unstable();
-    stamps.dedup();
+    crate::order::sort_dedup(&mut stamps);
     let labels = stamps
         .iter()
         .map(|ms| {

@@ -100,7 +100,7 @@ pub(in crate::pages::board) fn languages(
     names: &BTreeMap<String, String>,
 ) -> ChartSpec {
     let mut languages: Vec<(&String, &u64)> = l.by_language.iter().collect();
-    languages.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    crate::order::sort_by(&mut languages, |a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     languages.truncate(10);
     let categories: Vec<String> = languages.iter().map(|(name, _)| (*name).clone()).collect();
     let keys: Vec<String> = l

@@ -45,8 +45,7 @@ pub(in crate::pages::board) fn system(
     if stamps.is_empty() {
         return None;
     }
-    stamps.sort_unstable();
-    stamps.dedup();
+    crate::order::sort_dedup(&mut stamps);
     let with_day = view.range == "7d";
     let series = lines
         .iter()
