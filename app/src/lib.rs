@@ -17,6 +17,7 @@ mod browser;
 pub mod charts;
 pub mod error;
 pub mod filters;
+mod location;
 mod order;
 mod pages;
 mod session;
@@ -24,10 +25,8 @@ pub mod types;
 mod ui;
 
 use leptos::prelude::*;
-use leptos_router::{
-    components::{Route, Router, Routes},
-    path,
-};
+
+use crate::location::{Location, Route};
 
 /// The root component mounted by the `frontend` crate.
 #[component]
@@ -35,12 +34,16 @@ pub fn App() -> impl IntoView {
     // Asked once, above the routes: moving between the board and a key's
     // page keeps the session.
     provide_context(session::Auth::ask());
-    view! {
-        <Router>
-            <Routes fallback=pages::NotFound>
-                <Route path=path!("/monitoring") view=pages::Dashboard />
-                <Route path=path!("/monitoring/keys/:key") view=pages::Dashboard />
-            </Routes>
-        </Router>
+    let location = Location::follow();
+    provide_context(location);
+    // Drawn again when the page changes between found and not found only:
+    // the board follows its key and filters itself.
+    let found = Memo::new(move |_| location.route() != Route::NotFound);
+    move || {
+        if found.get() {
+            view! { <pages::Dashboard /> }.into_any()
+        } else {
+            view! { <pages::NotFound /> }.into_any()
+        }
     }
 }

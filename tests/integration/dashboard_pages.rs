@@ -108,6 +108,20 @@ async fn a_key_page_shows_the_numbers_of_the_api_for_its_key() {
         url.path() == "/monitoring" && !url.as_str().contains("api_key_hash"),
         "{url}"
     );
+    // The browser's back and forward buttons move between the two pages.
+    client.back().await.unwrap();
+    wait_for(client, &format!("[data-testid=key-page][data-key='{key}']")).await;
+    assert_url_has(client, format!("/monitoring/keys/{key}?period=week")).await;
+    client.forward().await.unwrap();
+    wait_total(client, &app, &all, &board).await;
+    assert!(
+        client
+            .find_all(fantoccini::Locator::Css("[data-testid=key-page]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "forward leads back to the board of every key"
+    );
 
     // A path that is not a key says so.
     client

@@ -25,10 +25,6 @@ mod panels;
 mod system;
 
 use leptos::prelude::*;
-use leptos_router::{
-    NavigateOptions,
-    hooks::{use_navigate, use_params_map, use_query_map},
-};
 
 use self::{
     alerts::AlertsView,
@@ -43,6 +39,7 @@ use crate::{
     api::{get_api_keys, get_languages},
     browser,
     filters::{Filters, Page, View},
+    location::{Location, Route},
     types::MetricsQuery,
     ui::{Tick, reloading},
 };
@@ -107,8 +104,13 @@ fn auto_refresh(filters: Memo<Filters>, tick: Tick) {
 /// The board of every key (`/monitoring`) or of one (`/monitoring/keys/{hash16}`).
 #[component]
 pub fn Board() -> impl IntoView {
-    let path = use_params_map();
-    let page = Memo::new(move |_| path.with(|p| Page::from_key_param(p.get("key"))));
+    let location = expect_context::<Location>();
+    let page = Memo::new(move |_| {
+        Page::from_key_param(match location.route() {
+            Route::Key(key) => Some(key),
+            Route::Board | Route::NotFound => None,
+        })
+    });
     move || match page.get() {
         Ok(page) => view! { <BoardOf page=page /> }.into_any(),
         Err(message) => view! {
@@ -123,24 +125,24 @@ pub fn Board() -> impl IntoView {
 
 #[component]
 fn BoardOf(page: Page) -> impl IntoView {
-    let params = use_query_map();
+    let location = expect_context::<Location>();
     let filters = {
         let page = page.clone();
-        Memo::new(move |_| page.scope(params.with(|p| Filters::from_params(|k| p.get(k)))))
+        Memo::new(move |_| {
+            let here = location.get();
+            page.scope(Filters::from_params(|k| here.param(k)))
+        })
     };
     let browser_tz = browser::time_zone();
     let query = {
         let browser_tz = browser_tz.clone();
         Memo::new(move |_| filters.get().to_query(&browser_tz))
     };
-    let navigate = use_navigate();
     let state = FilterState {
         current: filters,
         navigate: {
             let page = page.clone();
-            Callback::new(move |next: Filters| {
-                navigate(&page.url(&next), NavigateOptions::default());
-            })
+            Callback::new(move |next: Filters| location.navigate(&page.url(&next)))
         },
     };
     // Bumped by auto-refresh: every widget reloads.
