@@ -191,6 +191,9 @@ impl FactDecl {
 
     /// The merge of every measure into `into`.
     pub fn merge(&self, into: &mut [f64], from: &[f64]) {
+        let n = self.measures.len();
+        let (into, from) = (&mut into[..n], &from[..n]);
+        // "Last by" reads the timestamps before they are merged.
         for (i, m) in self.measures.iter().enumerate() {
             if let Merge::LastBy(at) = m.merge
                 && from[at] >= into[at]
@@ -198,13 +201,13 @@ impl FactDecl {
                 into[i] = from[i];
             }
         }
-        for (i, m) in self.measures.iter().enumerate() {
-            into[i] = match m.merge {
-                Merge::Sum => into[i] + from[i],
-                Merge::Max => into[i].max(from[i]),
-                Merge::Min => into[i].min(from[i]),
-                Merge::LastBy(_) => into[i],
-            };
+        for ((m, into), from) in self.measures.iter().zip(into.iter_mut()).zip(from) {
+            match m.merge {
+                Merge::Sum => *into += from,
+                Merge::Max => *into = into.max(*from),
+                Merge::Min => *into = into.min(*from),
+                Merge::LastBy(_) => {}
+            }
         }
     }
 
