@@ -45,10 +45,12 @@ fn this_hour(n: usize, prefix: &str) -> Vec<Value> {
 #[tokio::test]
 async fn in_process_counters_follow_ingest() {
     let app = spawn_app().await;
+    // Sent twice below: the same events, timestamps included (generated
+    // again a moment later, they would differ in the first minutes of an
+    // hour, and events at another time are other events).
+    let events = this_hour(120, "mem");
     assert_eq!(
-        app.post_events("executions", &json!(this_hour(120, "mem")))
-            .await
-            .status(),
+        app.post_events("executions", &json!(events)).await.status(),
         StatusCode::OK
     );
     let live = wait_for_today(&app, 120).await;
@@ -60,8 +62,7 @@ async fn in_process_counters_follow_ingest() {
     assert_eq!(live["today"]["by_key"].as_object().unwrap().len(), 3);
 
     // Duplicates do not move the counters.
-    app.post_events("executions", &json!(this_hour(120, "mem")))
-        .await;
+    app.post_events("executions", &json!(events)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     wait_for_today(&app, 120).await;
 }
