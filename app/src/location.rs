@@ -30,13 +30,13 @@ const BASE: &str = "/monitoring";
 
 impl Here {
     pub(crate) fn route(&self) -> Route {
-        let rest = self.path.strip_prefix(BASE).unwrap_or("-");
-        match rest {
-            "" | "/" => Route::Board,
-            _ => match rest.strip_prefix("/keys/") {
+        match self.path.strip_prefix(BASE) {
+            Some("" | "/") => Route::Board,
+            Some(rest) => match rest.strip_prefix("/keys/") {
                 Some(key) if !key.is_empty() && !key.contains('/') => Route::Key(key.to_owned()),
                 _ => Route::NotFound,
             },
+            None => Route::NotFound,
         }
     }
 

@@ -13,10 +13,16 @@ async fn start(db: &std::path::Path) -> TestApp {
     spawn_app_with(&["--sqlite-metrics-db-path", db.to_str().unwrap()]).await
 }
 
-async fn sql(db: &std::path::Path, statements: &[&str]) -> Vec<(String, i64, i64)> {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+async fn pool(db: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `statements` on the database, then reads `rollup_grains_since`
+/// (empty when the table is not there).
+async fn sql(db: &std::path::Path, statements: &[&str]) -> Vec<(String, i64, i64)> {
+    let pool = pool(db).await;
     for statement in statements {
         sqlx::query(sqlx::AssertSqlSafe(*statement))
             .execute(&pool)
@@ -138,9 +144,7 @@ async fn a_rollup_that_gains_quarter_hours_reads_them_only_from_its_newest_data_
         .unwrap();
     assert_eq!(response["accepted"], 1);
     app.stop().await.unwrap();
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
-        .await
-        .unwrap();
+    let pool = pool(&db).await;
     let quarters: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM exec_rollup_by_key_language WHERE grain = 900")
             .fetch_one(&pool)
