@@ -82,93 +82,134 @@ pub async fn cold_only(binary: &Path, scale: Scale, report: &mut Report) -> anyh
 pub async fn run(binary: &Path, scale: Scale, report: &mut Report) -> anyhow::Result<()> {
     let [small, large] = scale.query_executions;
     let target_set = Dataset::skewed(large);
-    let sets = [
-        Dataset::uniform(small),
-        Dataset::uniform(large),
-        Dataset::skewed(small),
-        target_set,
+    // Each key set at both sizes, measured side by side (see
+    // `views::matrix`): the growth rows compare figures of the same minutes.
+    let pairs = [
+        [Dataset::uniform(small), Dataset::uniform(large)],
+        [Dataset::skewed(small), target_set],
     ];
     let mut measured = Vec::new();
-    for set in sets {
-        let db = datasets::database(binary, set).await?;
-        let label = set.label();
-        let filters = set.filters();
-        let targeted = set == target_set;
+    for sets in pairs {
+        let mut dbs = Vec::new();
+        for set in sets {
+            dbs.push(datasets::database(binary, set).await?);
+        }
+        let labels = sets.map(Dataset::label);
+        let filters = sets[0].filters();
         println!(
-            "queries: {label}: {} combinations × {} calls …",
+            "queries: {} and {}, side by side: {} combinations × {} calls each …",
+            labels[0],
+            labels[1],
             views::combinations(filters.len()),
             scale.query_runs + 1
         );
         let started = Instant::now();
-        let server = ServerProcess::start_measured(binary, &db, &RETENTION_FLAGS).await;
-        let caller = Caller::new(&server.base_url)?;
-        let combos = views::matrix(&caller, &label, &filters, scale.query_runs).await?;
-        let rss = rss_mb(server.pid());
-        let scan_ms = raw_scan_ms(&db).await;
-        datasets::stop(server)?;
+        let mut servers = Vec::new();
+        for db in &dbs {
+            servers.push(ServerProcess::start_measured(binary, db, &RETENTION_FLAGS).await);
+        }
+        let callers = servers
+            .iter()
+            .map(|s| Caller::new(&s.base_url))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let pass: Vec<(&Caller, &str)> = callers
+            .iter()
+            .zip(&labels)
+            .map(|(c, l)| (c, l.as_str()))
+            .collect();
+        let combos = views::matrix(&pass, &filters, scale.query_runs).await?;
+        let rss: Vec<f64> = servers.iter().map(|s| rss_mb(s.pid())).collect();
+        let mut scans = Vec::new();
+        for db in &dbs {
+            scans.push(raw_scan_ms(db).await);
+        }
+        for server in servers {
+            datasets::stop(server)?;
+        }
         println!(
-            "queries: {label}: matrix in {:.0} s",
+            "queries: {} and {}: matrix in {:.0} s",
+            labels[0],
+            labels[1],
             started.elapsed().as_secs_f64()
         );
-
-        let group = group(format!("queries ({label})"));
-        for view in VIEWS {
-            for &period in view.periods() {
-                let Some(w) = worst(&combos, |c| c.view == view.name && c.period == period) else {
-                    continue;
-                };
-                report.add(Row {
-                    group,
-                    measure: format!("{}, {period}: worst p95 ({})", view.name, describe(w)),
-                    value: w.p95_ms,
-                    unit: "ms",
-                    limit: None,
-                    ratio: None,
-                    target: targeted.then(|| "≤ 20 ms".to_owned()),
-                    met: targeted.then_some(w.p95_ms <= 20.0),
-                });
+        for ((((set, db), combos), rss), scan_ms) in
+            sets.into_iter().zip(&dbs).zip(combos).zip(rss).zip(scans)
+        {
+            let targeted = set == target_set;
+            add_set_rows(report, set, &combos, rss, scan_ms, targeted, large);
+            if targeted {
+                cold::run(binary, db, &set.label(), &combos, &filters, report).await?;
             }
+            report.combinations.extend(combos.iter().cloned());
+            measured.push(Measured { set, combos });
         }
-        if let Some(scan_ms) = scan_ms {
-            let summary_p50 = combos
-                .iter()
-                .find(|c| {
-                    c.view == "summary"
-                        && c.period == "quarter"
-                        && c.tz == "UTC"
-                        && c.key_prefix.is_none()
-                })
-                .map_or(f64::NAN, |c| c.p50_ms);
-            let big = set.executions == large;
-            report.add(Row {
-                group,
-                measure: "summary, quarter, UTC, all keys: p50 vs a raw-row scan".to_owned(),
-                value: summary_p50,
-                unit: "ms",
-                limit: Some(("COUNT, SUM of the raw rows of 90 days".to_owned(), scan_ms)),
-                ratio: Some(scan_ms / summary_p50),
-                target: big.then(|| "≥ 100× faster than the scan".to_owned()),
-                met: big.then_some(scan_ms / summary_p50 >= 100.0),
-            });
-        }
-        report.add(Row {
-            group: "memory",
-            measure: format!("server RSS after the view matrix, {label}"),
-            value: rss,
-            unit: "MB",
-            limit: None,
-            ratio: None,
-            target: targeted.then(|| "≤ 200 MB".to_owned()),
-            met: targeted.then_some(rss <= 200.0),
-        });
-        if targeted {
-            cold::run(binary, &db, &label, &combos, &filters, report).await?;
-        }
-        report.combinations.extend(combos.iter().cloned());
-        measured.push(Measured { set, combos });
     }
     growth(&measured, report);
     Ok(())
+}
+
+/// A dataset's rows: each view and period's worst p95, the summary against
+/// the raw-row scan, the server's RSS after the pass.
+fn add_set_rows(
+    report: &mut Report,
+    set: Dataset,
+    combos: &[Combination],
+    rss: f64,
+    scan_ms: Option<f64>,
+    targeted: bool,
+    large: usize,
+) {
+    let label = set.label();
+    let group = group(format!("queries ({label})"));
+    for view in VIEWS {
+        for &period in view.periods() {
+            let Some(w) = worst(combos, |c| c.view == view.name && c.period == period) else {
+                continue;
+            };
+            report.add(Row {
+                group,
+                measure: format!("{}, {period}: worst p95 ({})", view.name, describe(w)),
+                value: w.p95_ms,
+                unit: "ms",
+                limit: None,
+                ratio: None,
+                target: targeted.then(|| "≤ 20 ms".to_owned()),
+                met: targeted.then_some(w.p95_ms <= 20.0),
+            });
+        }
+    }
+    if let Some(scan_ms) = scan_ms {
+        let summary_p50 = combos
+            .iter()
+            .find(|c| {
+                c.view == "summary"
+                    && c.period == "quarter"
+                    && c.tz == "UTC"
+                    && c.key_prefix.is_none()
+            })
+            .map_or(f64::NAN, |c| c.p50_ms);
+        let big = set.executions == large;
+        report.add(Row {
+            group,
+            measure: "summary, quarter, UTC, all keys: p50 vs a raw-row scan".to_owned(),
+            value: summary_p50,
+            unit: "ms",
+            limit: Some(("COUNT, SUM of the raw rows of 90 days".to_owned(), scan_ms)),
+            ratio: Some(scan_ms / summary_p50),
+            target: big.then(|| "≥ 100× faster than the scan".to_owned()),
+            met: big.then_some(scan_ms / summary_p50 >= 100.0),
+        });
+    }
+    report.add(Row {
+        group: "memory",
+        measure: format!("server RSS after the view matrix, {label}"),
+        value: rss,
+        unit: "MB",
+        limit: None,
+        ratio: None,
+        target: targeted.then(|| "≤ 200 MB".to_owned()),
+        met: targeted.then_some(rss <= 200.0),
+    });
 }
 
 /// Per view: the worst p95 at the larger size against the smaller (both

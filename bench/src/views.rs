@@ -1,6 +1,7 @@
 //! The view matrix: every admin view and the dashboard's `get_summary`
 //! server function, by period, time zone and key filter, each combination
-//! timed `runs` times after one warm-up call that is dropped.
+//! timed `runs` times after one warm-up call that is dropped, on one or
+//! more servers at once.
 
 use std::time::Instant;
 
@@ -146,36 +147,47 @@ pub fn combinations(filters: usize) -> usize {
         .sum()
 }
 
-/// One pass over every view, period, zone and filter.
+/// One pass over every view, period, zone and filter on each of `servers`
+/// (a caller and its dataset's label: one dataset at two sizes, say). The
+/// calls of a combination alternate between the servers, so that the
+/// machine's drift over the pass (on these VMs its speed moves by half
+/// within minutes) moves every server's figures alike. Returns each
+/// server's combinations, in the order given.
 pub async fn matrix(
-    caller: &Caller,
-    dataset: &str,
+    servers: &[(&Caller, &str)],
     filters: &[KeyFilter],
     runs: usize,
-) -> anyhow::Result<Vec<Combination>> {
-    let mut out = Vec::new();
+) -> anyhow::Result<Vec<Vec<Combination>>> {
+    let mut out = vec![Vec::new(); servers.len()];
     for view in VIEWS {
         for &period in view.periods() {
             for &tz in view.zones() {
                 for filter in filters {
                     let case = Case { period, tz, filter };
                     // The first call warms caches; it is not counted.
-                    caller.time(view, case).await?;
-                    let mut times = Vec::with_capacity(runs);
-                    for _ in 0..runs {
-                        times.push(caller.time(view, case).await?);
+                    for (caller, _) in servers {
+                        caller.time(view, case).await?;
                     }
-                    out.push(Combination {
-                        dataset: dataset.to_owned(),
-                        view: view.name,
-                        period,
-                        tz,
-                        filter: filter.label,
-                        key_prefix: filter.prefix.clone(),
-                        runs,
-                        p50_ms: percentile(&mut times, 0.5),
-                        p95_ms: percentile(&mut times, 0.95),
-                    });
+                    let mut times = vec![Vec::with_capacity(runs); servers.len()];
+                    for _ in 0..runs {
+                        for ((caller, _), times) in servers.iter().zip(&mut times) {
+                            times.push(caller.time(view, case).await?);
+                        }
+                    }
+                    for (((_, dataset), mut times), out) in servers.iter().zip(times).zip(&mut out)
+                    {
+                        out.push(Combination {
+                            dataset: (*dataset).to_owned(),
+                            view: view.name,
+                            period,
+                            tz,
+                            filter: filter.label,
+                            key_prefix: filter.prefix.clone(),
+                            runs,
+                            p50_ms: percentile(&mut times, 0.5),
+                            p95_ms: percentile(&mut times, 0.95),
+                        });
+                    }
                 }
             }
         }
