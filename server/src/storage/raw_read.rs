@@ -34,8 +34,9 @@ pub struct RawRead<'a> {
 
 impl Storage {
     /// Calls `visit` for every group; a group's bucket is the later of its
-    /// time bucket's start and `from_ms`. With a histogram, a group may come
-    /// as several rows (one per histogram bin): add them up.
+    /// time bucket's start and `from_ms`. With a histogram, a group comes as
+    /// one row of measures and one row per histogram bin (its count, no
+    /// measures): add them up.
     pub async fn read_raw(
         &self,
         read: &RawRead<'_>,
@@ -47,7 +48,24 @@ impl Storage {
         if read.from_ms >= read.to_ms || read.filters.iter().any(|f| f.values.is_empty()) {
             return Ok(());
         }
-        let hist = read.hist && raw.hist_column.is_some();
+        self.read_raw_groups(read, false, &mut visit).await?;
+        if read.hist && raw.hist_column.is_some() {
+            // Apart from the measures: grouped by bin as well, a group's
+            // rows are many (hundreds of bins an edge at a busy hour), and
+            // each would carry every measure.
+            self.read_raw_groups(read, true, &mut visit).await?;
+        }
+        Ok(())
+    }
+
+    /// One query of [`Storage::read_raw`]: the measures of each group, or
+    /// (`bins`) the count of each group's histogram bins.
+    async fn read_raw_groups(
+        &self,
+        read: &RawRead<'_>,
+        bins: bool,
+        visit: &mut impl FnMut(RowRef<'_>),
+    ) -> Result<(), sqlx::Error> {
         let lists: Vec<(Dim, Vec<i64>)> = read
             .filters
             .iter()
@@ -55,7 +73,7 @@ impl Storage {
             .map(|f| (f.dim, f.values.iter().copied().collect()))
             .collect();
         let shape: Vec<(Dim, usize)> = lists.iter().map(|(d, v)| (*d, v.len())).collect();
-        let sql = raw_sql(read, hist, &shape);
+        let sql = raw_sql(read, bins, &shape);
         let mut query = sqlx::query(sql)
             .bind(first_id(read.from_ms))
             .bind(first_id(read.to_ms))
@@ -65,7 +83,6 @@ impl Storage {
                 query = query.bind(*v);
             }
         }
-        let measures = read.measures.len();
         let mut values = vec![f64::NAN; read.fact.measures.len()];
         let mut rows = query.fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
@@ -75,14 +92,14 @@ impl Storage {
                 *slot = row.try_get::<Option<i64>, _>(1 + i)?.unwrap_or(0);
             }
             let at = 1 + read.dims.len();
-            for (i, m) in read.measures.iter().enumerate() {
-                values[*m] = number(&row, at + i)?;
-            }
-            let histogram = if hist {
-                let bin: i64 = row.try_get::<Option<i64>, _>(at + measures)?.unwrap_or(0);
-                let count: i64 = row.try_get(at + measures + 1)?;
+            let histogram = if bins {
+                let bin: i64 = row.try_get::<Option<i64>, _>(at)?.unwrap_or(0);
+                let count: i64 = row.try_get(at + 1)?;
                 Hist::Bin(bin.max(0) as usize, count.max(0) as u64)
             } else {
+                for (i, m) in read.measures.iter().enumerate() {
+                    values[*m] = number(&row, at + i)?;
+                }
                 Hist::None
             };
             let bucket_ms = match read.bucket_ms {
@@ -109,12 +126,13 @@ fn number(row: &sqlx::sqlite::SqliteRow, column: usize) -> Result<f64, sqlx::Err
         .unwrap_or(0.0))
 }
 
-/// The SQL of a raw read. Parameters: ?1, ?2 the id range, ?3 the time
-/// bucket width (ms), then the filter lists.
-fn raw_sql(read: &RawRead<'_>, hist: bool, lists: &[(Dim, usize)]) -> Sql {
+/// The SQL of a raw read: the measures per group, or (`bins`) the count
+/// per group and histogram bin. Parameters: ?1, ?2 the id range, ?3 the
+/// time bucket width (ms), then the filter lists.
+fn raw_sql(read: &RawRead<'_>, bins: bool, lists: &[(Dim, usize)]) -> Sql {
     let raw = read.fact.raw.as_ref().expect("a raw table");
     let key = format!(
-        "raw-select:{}:{}:{:?}:{:?}:{hist}:{lists:?}",
+        "raw-select:{}:{}:{:?}:{:?}:{bins}:{lists:?}",
         raw.table,
         read.bucket_ms.is_some(),
         read.dims,
@@ -139,15 +157,12 @@ fn raw_sql(read: &RawRead<'_>, hist: bool, lists: &[(Dim, usize)]) -> Sql {
         };
         let mut select = vec![time];
         select.extend(read.dims.iter().map(|d| d.column().to_owned()));
-        select.extend(
-            read.measures
-                .iter()
-                .map(|m| read.fact.measures[*m].raw.to_owned()),
-        );
-        let source = match (hist, raw.hist_column) {
+        let mut group: Vec<String> = (1..=1 + read.dims.len()).map(|i| i.to_string()).collect();
+        let source = match (bins, raw.hist_column) {
             (true, Some(column)) => {
                 select.push("b".to_owned());
                 select.push("COUNT(*)".to_owned());
+                group.push((2 + read.dims.len()).to_string());
                 format!(
                     "(SELECT *, (SELECT bin FROM histogram_bins WHERE lower_ms <= {column}
                        ORDER BY lower_ms DESC LIMIT 1) AS b
@@ -155,15 +170,18 @@ fn raw_sql(read: &RawRead<'_>, hist: bool, lists: &[(Dim, usize)]) -> Sql {
                     t = raw.table
                 )
             }
-            _ => format!(
-                "(SELECT * FROM {t} WHERE id >= ?1 AND id < ?2{filters})",
-                t = raw.table
-            ),
+            _ => {
+                select.extend(
+                    read.measures
+                        .iter()
+                        .map(|m| read.fact.measures[*m].raw.to_owned()),
+                );
+                format!(
+                    "(SELECT * FROM {t} WHERE id >= ?1 AND id < ?2{filters})",
+                    t = raw.table
+                )
+            }
         };
-        let mut group: Vec<String> = (1..=1 + read.dims.len()).map(|i| i.to_string()).collect();
-        if hist && raw.hist_column.is_some() {
-            group.push((2 + read.dims.len() + read.measures.len()).to_string());
-        }
         format!(
             "SELECT {} FROM {source} GROUP BY {}",
             select.join(", "),
