@@ -112,6 +112,9 @@ pub async fn run(binary: &Path, scale: Scale, report: &mut Report) -> anyhow::Re
             .iter()
             .map(|s| Caller::new(&s.base_url))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        for caller in &callers {
+            caller.settled().await?;
+        }
         let pass: Vec<(&Caller, &str)> = callers
             .iter()
             .zip(&labels)

@@ -104,6 +104,32 @@ impl Caller {
         })
     }
 
+    /// Waits until the server has loaded its hot counters from SQLite
+    /// (`/readyz` says `counters_fresh`): work it does once after a start,
+    /// which would otherwise fall on the first views measured.
+    pub async fn settled(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let ready: serde_json::Value = self
+                .client
+                .get(format!("{}/readyz", self.base_url))
+                .send()
+                .await?
+                .json()
+                .await
+                .unwrap_or_default();
+            if ready["counters_fresh"] == true {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                started.elapsed().as_secs() < 120,
+                "{}: the hot counters were not loaded within two minutes",
+                self.base_url
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Milliseconds from sending the request to the last byte of the answer.
     pub async fn time(&self, view: View, case: Case<'_>) -> anyhow::Result<f64> {
         let prefix = case.filter.prefix.as_deref();
@@ -148,11 +174,13 @@ pub fn combinations(filters: usize) -> usize {
 }
 
 /// One pass over every view, period, zone and filter on each of `servers`
-/// (a caller and its dataset's label: one dataset at two sizes, say). The
-/// calls of a combination alternate between the servers, so that the
-/// machine's drift over the pass (on these VMs its speed moves by half
-/// within minutes) moves every server's figures alike. Returns each
-/// server's combinations, in the order given.
+/// (a caller and its dataset's label: one dataset at two sizes, say), all
+/// running at once. Each combination is timed on one server after the
+/// other, so that the machine's drift over the pass (on these VMs its
+/// speed moves by half within minutes) moves every server's figures alike,
+/// while each server's calls still run back to back, warm in the CPU's
+/// caches (calls alternating between two servers measured the switching).
+/// Returns each server's combinations, in the order given.
 pub async fn matrix(
     servers: &[(&Caller, &str)],
     filters: &[KeyFilter],
@@ -164,18 +192,13 @@ pub async fn matrix(
             for &tz in view.zones() {
                 for filter in filters {
                     let case = Case { period, tz, filter };
-                    // The first call warms caches; it is not counted.
-                    for (caller, _) in servers {
+                    for ((caller, dataset), out) in servers.iter().zip(&mut out) {
+                        // The first call warms caches; it is not counted.
                         caller.time(view, case).await?;
-                    }
-                    let mut times = vec![Vec::with_capacity(runs); servers.len()];
-                    for _ in 0..runs {
-                        for ((caller, _), times) in servers.iter().zip(&mut times) {
+                        let mut times = Vec::with_capacity(runs);
+                        for _ in 0..runs {
                             times.push(caller.time(view, case).await?);
                         }
-                    }
-                    for (((_, dataset), mut times), out) in servers.iter().zip(times).zip(&mut out)
-                    {
                         out.push(Combination {
                             dataset: (*dataset).to_owned(),
                             view: view.name,
