@@ -14,10 +14,10 @@ use crate::{
     histogram::{Histogram, HistogramSum},
     model::{
         Granularity,
-        time::{DAY_MS, MINUTE_MS},
+        time::{DAY_MS, HOUR_MS, MINUTE_MS},
     },
     storage::{
-        facts::{Dim, DimValues, Fact, MAX_DIMS, Measure, Merge, Values},
+        facts::{Dim, DimValues, Fact, FactDecl, MAX_DIMS, Measure, Merge, Values},
         raw_read::RawRead,
         rollup_read::{DimFilter, RollupRead, RowRef},
     },
@@ -121,6 +121,7 @@ pub async fn aggregate<F: Fact>(
                 .push((piece.from_ms.div_euclid(1000), piece.to_ms.div_euclid(1000)));
         }
     }
+    let regroup = hourly_phase(ask, &measures, fact);
     for (grain, spans) in &spans {
         let width = grain.millis().unwrap_or(0);
         let read = RollupRead {
@@ -132,6 +133,9 @@ pub async fn aggregate<F: Fact>(
             measures: &measures,
             hist: ask.hist,
             now_ms: ctx.now_ms,
+            // Quarter hours may be added up into the hours the intervals
+            // are made of (the local hours of a :30 or :45 zone).
+            regroup: regroup.filter(|_| width > 0 && width < HOUR_MS),
         };
         ctx.storage
             .read_rollup(&read, |row| {
@@ -166,6 +170,32 @@ pub async fn aggregate<F: Fact>(
             .await?;
     }
     Ok(groups.finish())
+}
+
+/// `(3600, phase)` when every interval boundary inside the range falls at
+/// the same second past the hour (`phase`, a whole quarter hour), at least
+/// an hour apart, and the asked measures merge in SQL (no histogram, none
+/// "last by"): finer rows can then be summed into phased hours in SQL.
+fn hourly_phase<F: Fact>(
+    ask: &Ask<'_, F>,
+    measures: &[usize],
+    fact: &FactDecl,
+) -> Option<(i64, i64)> {
+    if ask.hist
+        || measures
+            .iter()
+            .any(|m| matches!(fact.measures[*m].merge, Merge::LastBy(_)))
+    {
+        return None;
+    }
+    let inner = ask.bounds.get(1..ask.bounds.len().saturating_sub(1))?;
+    let first = *inner.first()?;
+    let phase = first.div_euclid(1000).rem_euclid(3600);
+    let aligned = inner
+        .iter()
+        .all(|b| b.rem_euclid(1000) == 0 && b.div_euclid(1000).rem_euclid(3600) == phase)
+        && inner.windows(2).all(|w| w[1] - w[0] >= HOUR_MS);
+    (aligned && phase % 900 == 0).then_some((3600, phase))
 }
 
 /// Whether a raw piece crosses an interval boundary (then its rows are

@@ -42,6 +42,12 @@ pub struct RollupRead<'a> {
     pub measures: &'a [usize],
     pub hist: bool,
     pub now_ms: i64,
+    /// Rows a query reads may be added up in SQL into buckets of this
+    /// many seconds starting at this phase (seconds past a multiple of the
+    /// width): the caller's every interval is a union of such buckets.
+    /// Only for measures that SQL can merge (sum, max, min) and no
+    /// histogram; a row then stands for its group, at its first bucket.
+    pub regroup: Option<(i64, i64)>,
 }
 
 /// One row as read: its bucket start (Unix ms), its dimensions in the
@@ -227,6 +233,7 @@ impl Storage {
             hist,
             Buckets::Range(generations.len()),
             &[],
+            false,
         );
         // Streamed: a cold range of many buckets never sits in memory twice.
         let mut rows = sqlx::query(sql)
@@ -295,6 +302,11 @@ impl Storage {
             ),
             (None, None) => Buckets::Range(usize::MAX),
         };
+        // Only a single span: a group must not mix buckets inside and
+        // outside the spans asked for.
+        let regroup = read
+            .regroup
+            .filter(|_| read.spans.len() == 1 && listed.is_none() && !read.hist);
         let sql = select_sql(
             read.fact,
             read.rollup,
@@ -302,6 +314,7 @@ impl Storage {
             read.hist,
             buckets,
             &shape,
+            regroup.is_some(),
         );
         let mut query = sqlx::query(sql).bind(read.grain.code());
         query = match listed {
@@ -312,6 +325,9 @@ impl Storage {
             for v in values {
                 query = query.bind(*v);
             }
+        }
+        if let Some((width, phase)) = regroup {
+            query = query.bind(phase).bind(width);
         }
         let n = read.fact.measures.len();
         let mut values = vec![f64::NAN; n];

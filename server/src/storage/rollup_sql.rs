@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{
-    facts::{ColumnType, Dim, DimValues, FactDecl, MAX_DIMS, RollupDecl},
+    facts::{ColumnType, Dim, DimValues, FactDecl, MAX_DIMS, Merge, RollupDecl},
     sql::{Sql, interned},
 };
 use crate::histogram::Histogram;
@@ -90,7 +90,10 @@ pub(super) const ALL_KEY_IDS: &str = "SELECT 0 UNION ALL SELECT id FROM api_keys
 
 /// `SELECT bucket, dims.., measures.., [hist] FROM table WHERE grain = ?1
 /// AND (bucket >= ?2 AND bucket < ?3 | bucket IN (a JSON array ?2))
-/// [AND dim IN (..)]..`
+/// [AND dim IN (..)]..`; `regrouped`: the rows added up per dimensions and
+/// `(bucket - phase) / width` (two more parameters, phase then width), each
+/// group at its first bucket, its measures merged by their rules (none
+/// "last by", no histogram).
 pub(super) fn select_sql(
     fact: &FactDecl,
     rollup: &RollupDecl,
@@ -98,6 +101,7 @@ pub(super) fn select_sql(
     hist: bool,
     buckets: Buckets,
     lists: &[(Dim, usize)],
+    regrouped: bool,
 ) -> Sql {
     let listed = buckets == Buckets::Listed;
     let key_list = lists.iter().any(|(d, _)| *d == Dim::Key);
@@ -109,16 +113,32 @@ pub(super) fn select_sql(
     // bucket 1 ms through the index, 4 ms key by key).
     let by_key = rollup.key_first && !key_list && matches!(buckets, Buckets::Range(n) if n > 1);
     let key = format!(
-        "rollup-select:{}:{measures:?}:{hist}:{listed}:{by_key}:{lists:?}",
+        "rollup-select:{}:{measures:?}:{hist}:{listed}:{by_key}:{lists:?}:{regrouped}",
         rollup.table
     );
     interned(key, || {
-        let mut columns = vec!["bucket".to_owned()];
-        columns.extend(rollup.dims.iter().map(|d| d.column().to_owned()));
-        columns.extend(measures.iter().map(|m| fact.measures[*m].column.to_owned()));
-        if hist && fact.has_hist {
+        let dims: Vec<&str> = rollup.dims.iter().map(|d| d.column()).collect();
+        let mut columns = vec![if regrouped { "MIN(bucket)" } else { "bucket" }.to_owned()];
+        columns.extend(dims.iter().map(|d| (*d).to_owned()));
+        columns.extend(measures.iter().map(|m| {
+            let measure = &fact.measures[*m];
+            match (regrouped, measure.merge) {
+                (false, _) => measure.column.to_owned(),
+                (true, Merge::Max) => format!("MAX({})", measure.column),
+                (true, Merge::Min) => format!("MIN({})", measure.column),
+                (true, _) => format!("SUM({})", measure.column),
+            }
+        }));
+        if hist && fact.has_hist && !regrouped {
             columns.push("hist".to_owned());
         }
+        let group = if regrouped {
+            let mut by = vec!["(bucket - ?) / ?"];
+            by.extend(&dims);
+            format!(" GROUP BY {}", by.join(", "))
+        } else {
+            String::new()
+        };
         let range = if listed {
             "bucket IN (SELECT value FROM json_each(?))"
         } else {
@@ -142,7 +162,7 @@ pub(super) fn select_sql(
             None => (String::new(), String::new()),
         };
         format!(
-            "SELECT {} FROM {}{index} WHERE grain = ? AND {range}{all_keys}{filters}",
+            "SELECT {} FROM {}{index} WHERE grain = ? AND {range}{all_keys}{filters}{group}",
             columns.join(", "),
             rollup.table
         )

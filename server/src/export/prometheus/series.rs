@@ -48,6 +48,7 @@ async fn all_time<F: Fact>(
         measures: &measures,
         hist,
         now_ms: crate::clock::now_ms(),
+        regroup: None,
     };
     let mut rows = Vec::new();
     storage
