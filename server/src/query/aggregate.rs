@@ -17,7 +17,7 @@ use crate::{
         time::{DAY_MS, HOUR_MS, MINUTE_MS},
     },
     storage::{
-        facts::{Dim, DimValues, Fact, FactDecl, MAX_DIMS, Measure, Merge, Values},
+        facts::{Dim, DimValues, Fact, MAX_DIMS, Measure, Merge, Values},
         raw_read::RawRead,
         rollup_read::{DimFilter, RollupRead, RowRef},
     },
@@ -121,7 +121,7 @@ pub async fn aggregate<F: Fact>(
                 .push((piece.from_ms.div_euclid(1000), piece.to_ms.div_euclid(1000)));
         }
     }
-    let regroup = hourly_phase(ask, &measures, fact);
+    let regroup = hourly_phase(ask, &measures);
     for (grain, spans) in &spans {
         let width = grain.millis().unwrap_or(0);
         let read = RollupRead {
@@ -176,15 +176,11 @@ pub async fn aggregate<F: Fact>(
 /// the same second past the hour (`phase`, a whole quarter hour), at least
 /// an hour apart, and the asked measures merge in SQL (no histogram, none
 /// "last by"): finer rows can then be summed into phased hours in SQL.
-fn hourly_phase<F: Fact>(
-    ask: &Ask<'_, F>,
-    measures: &[usize],
-    fact: &FactDecl,
-) -> Option<(i64, i64)> {
+fn hourly_phase<F: Fact>(ask: &Ask<'_, F>, measures: &[usize]) -> Option<(i64, i64)> {
     if ask.hist
         || measures
             .iter()
-            .any(|m| matches!(fact.measures[*m].merge, Merge::LastBy(_)))
+            .any(|m| matches!(F::DECL.measures[*m].merge, Merge::LastBy(_)))
     {
         return None;
     }
