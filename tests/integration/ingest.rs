@@ -160,24 +160,14 @@ async fn executions_land_in_raw_rows_and_both_rollups() {
 async fn a_resent_batch_counts_once() {
     let app = spawn_app().await;
     let events = executions(50, 5, "dup");
-    let first: Value = app
-        .post_events("executions", &json!(events))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = app.post_events_json("executions", &json!(events)).await;
     assert_eq!(first["accepted"], 50);
 
     // Half old, half new, and one id twice within the batch.
     let mut again = events[25..].to_vec();
     again.extend(executions(60, 5, "dup2")[..10].iter().cloned());
     again.push(again[again.len() - 1].clone());
-    let second: Value = app
-        .post_events("executions", &json!(again))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value = app.post_events_json("executions", &json!(again)).await;
     assert_eq!(second, json!({ "accepted": 10, "duplicates": 26 }));
 
     let db = pool_of(&app).await;
@@ -306,12 +296,7 @@ async fn a_batch_with_one_bad_event_is_rejected_whole() {
 
     events[3]["status"] = json!("completed");
     events[1]["memory_peak_mb"] = json!("lots");
-    let body: Value = app
-        .post_events("executions", &json!(events))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.post_events_json("executions", &json!(events)).await;
     assert_eq!(
         (body["index"].as_i64(), body["field"].as_str()),
         (Some(1), Some("memory_peak_mb"))
@@ -407,12 +392,7 @@ async fn limits_answer_with_clear_errors() {
 
     let mut future = executions(1, 1, "future");
     future[0]["created_at"] = json!(rfc3339(now_ms() + 3_600_000));
-    let body: Value = app
-        .post_events("executions", &json!(future))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.post_events_json("executions", &json!(future)).await;
     assert_eq!(body["field"], "created_at");
 }
 

@@ -219,12 +219,7 @@ async fn a_database_of_the_previous_release_upgrades_in_place() {
 
     // Raw rows were kept: the old ids still count once, new ones are stored.
     let old: Vec<Value> = events["executions"].as_array().unwrap()[..3].to_vec();
-    let resent: Value = app
-        .post_events("executions", &json!(old))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let resent: Value = app.post_events_json("executions", &json!(old)).await;
     assert_eq!(resent, json!({"accepted": 0, "duplicates": 3}));
     let mut new = events["executions"][0].clone();
     new["execution_id"] = json!("after-the-upgrade");

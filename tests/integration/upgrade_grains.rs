@@ -61,12 +61,7 @@ async fn a_rollup_that_gains_quarter_hours_reads_them_only_from_its_newest_data_
             "created_at": at.to_rfc3339_opts(SecondsFormat::Millis, true),
         }));
     }
-    let response: Value = app
-        .post_events("executions", &json!(events))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let response: Value = app.post_events_json("executions", &json!(events)).await;
     assert_eq!(response["accepted"], 400, "{response}");
     app.stop().await.unwrap();
 
@@ -128,7 +123,7 @@ async fn a_rollup_that_gains_quarter_hours_reads_them_only_from_its_newest_data_
 
     // The writer fills the new grain.
     let response: Value = app
-        .post_events(
+        .post_events_json(
             "executions",
             &json!([{
                 "execution_id": "after-0010",
@@ -138,10 +133,7 @@ async fn a_rollup_that_gains_quarter_hours_reads_them_only_from_its_newest_data_
                 "execution_time_ms": 5.0,
             }]),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response["accepted"], 1);
     app.stop().await.unwrap();
     let pool = pool(&db).await;

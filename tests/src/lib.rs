@@ -76,6 +76,19 @@ impl TestApp {
             .expect("send events")
     }
 
+    /// [`Self::post_events`], and the answer's JSON body (whatever the status).
+    pub async fn post_events_json(
+        &self,
+        kind: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        self.post_events(kind, body)
+            .await
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
     /// GETs an admin endpoint with the master key; panics unless 2xx.
     async fn admin_response(&self, path: &str) -> reqwest::Response {
         let response = self
