@@ -260,20 +260,21 @@ async fn commit(
     let batches: Vec<&Batch> = group.iter().map(|job| &job.batch).collect();
     let started = std::time::Instant::now();
     let now_ms = clock::now_ms();
-    let result = storage.commit_group(&batches, state, now_ms).await;
+    // The counter deltas are built while SQLite commits, and sent once it
+    // has.
+    let result = storage
+        .commit_group(&batches, state, now_ms, |outcome| {
+            super::counter_deltas::of_commit(&batches, &outcome.stored, outcome.commit_seq, now_ms)
+        })
+        .await;
     match result {
-        Ok(outcome) => {
+        Ok((outcome, update)) => {
             tracing::debug!(
                 requests = group.len(),
                 elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
                 "Group committed."
             );
-            if let Some(update) = super::counter_deltas::of_commit(
-                &batches,
-                &outcome.stored,
-                outcome.commit_seq,
-                now_ms,
-            ) {
+            if let Some(update) = update {
                 counters.submit(update);
             }
             for (job, batch_outcome) in group.into_iter().zip(outcome.batches) {

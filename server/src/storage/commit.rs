@@ -7,7 +7,7 @@ use sqlx::{Connection, Sqlite, SqliteConnection, Transaction, pool::PoolConnecti
 
 use super::{
     Storage,
-    dictionaries::{Dictionaries, Resolved, dictionary, event_tenants, resolve},
+    dictionaries::{self, Dictionaries, Resolved, dictionary, event_tenants, resolve},
     facts::{
         self, Executions, Fact, Ids, PoolEvents, Recorded, Requests, Values, executions as exec,
     },
@@ -94,20 +94,25 @@ async fn held<'c>(
 impl Storage {
     /// Stores a group of batches in one transaction. Events already stored
     /// (same id) are counted as duplicates and change nothing.
-    pub async fn commit_group(
+    /// `while_committing` runs on the outcome while SQLite commits (the
+    /// writer builds the hot-counter deltas there); its result is returned
+    /// with the outcome, and is meant to be used only once the commit has
+    /// succeeded.
+    pub async fn commit_group<T>(
         &self,
         batches: &[&Batch],
         state: &mut WriterState,
         received_at_ms: i64,
-    ) -> Result<GroupOutcome, sqlx::Error> {
-        let mut result = self
-            .try_commit_group(batches, state, received_at_ms, Placement::Optimistic)
-            .await;
+        while_committing: impl Fn(&GroupOutcome) -> T + Sync,
+    ) -> Result<(GroupOutcome, T), sqlx::Error> {
+        let mut attempt = async |placement| {
+            self.try_commit_group(batches, state, received_at_ms, placement, &while_committing)
+                .await
+        };
+        let mut result = attempt(Placement::Optimistic).await;
         if let Ok(None) = result {
             // Some events were stored before: find out which, from the start.
-            result = self
-                .try_commit_group(batches, state, received_at_ms, Placement::Careful)
-                .await;
+            result = attempt(Placement::Careful).await;
         }
         match result {
             Ok(Some(outcome)) => Ok(outcome),
@@ -123,18 +128,25 @@ impl Storage {
 
     /// One attempt at a group: `None` (rolled back) when `placement` is
     /// optimistic and an event was stored before.
-    async fn try_commit_group(
+    async fn try_commit_group<T>(
         &self,
         batches: &[&Batch],
         state: &mut WriterState,
         received_at_ms: i64,
         placement: Placement,
-    ) -> Result<Option<GroupOutcome>, sqlx::Error> {
+        while_committing: &(impl Fn(&GroupOutcome) -> T + Sync),
+    ) -> Result<Option<(GroupOutcome, T)>, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so the transaction cannot fail
         // half-way when another connection holds it: it waits (busy timeout).
+        // Meanwhile the group's values without an id are found here.
         let connection = held(&mut state.connection, self).await?;
-        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
-        let new = resolve(&mut tx, batches, &state.ids, received_at_ms).await?;
+        let (tx, unknown) =
+            futures_util::future::join(connection.begin_with("BEGIN IMMEDIATE"), async {
+                dictionaries::unknown(batches, &state.ids)
+            })
+            .await;
+        let mut tx = tx?;
+        let new = resolve(&mut tx, unknown, &state.ids, received_at_ms).await?;
         let ids = Resolved {
             known: &state.ids,
             new: &new,
@@ -167,14 +179,18 @@ impl Storage {
             });
             outcome.stored.push(stored);
         }
-        let written = rollup_write::write(&mut tx, deltas, &state.hot, received_at_ms).await?;
-        outcome.commit_seq = bump_commit_seq(&mut tx).await?;
-        tx.commit().await?;
+        let (written, commit_seq) =
+            rollup_write::write_then(&mut tx, deltas, &state.hot, received_at_ms, BUMP_COMMIT_SEQ)
+                .await?;
+        outcome.commit_seq = commit_seq;
+        let (committed, built) =
+            futures_util::future::join(tx.commit(), async { while_committing(&outcome) }).await;
+        committed?;
 
         state.ids.extend(new);
         state.hot.committed(written.rows, received_at_ms);
         self.rollups_changed(&written.touched);
-        Ok(Some(outcome))
+        Ok(Some((outcome, built)))
     }
 
     /// Adds mapped increments to the execution rollups in one transaction.
@@ -230,8 +246,8 @@ impl Storage {
             let hist = item.hist.clone().unwrap_or_default();
             deltas.add(fact, item.ts_ms, &dims, v.as_slice(), &hist);
         }
-        let written = rollup_write::write(&mut tx, deltas, &state.hot, now_ms).await?;
-        bump_commit_seq(&mut tx).await?;
+        let (written, _) =
+            rollup_write::write_then(&mut tx, deltas, &state.hot, now_ms, BUMP_COMMIT_SEQ).await?;
         tx.commit().await?;
         state.ids.extend(new);
         state.hot.committed(written.rows, now_ms);
@@ -317,10 +333,6 @@ impl Recording<'_, '_> {
     }
 }
 
-async fn bump_commit_seq(tx: &mut Transaction<'_, Sqlite>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE writer_state SET commit_seq = commit_seq + 1 WHERE id = 1 RETURNING commit_seq",
-    )
-    .fetch_one(&mut **tx)
-    .await
-}
+/// Numbers the commit, for readers that keep what they read of earlier ones.
+const BUMP_COMMIT_SEQ: &str =
+    "UPDATE writer_state SET commit_seq = commit_seq + 1 WHERE id = 1 RETURNING commit_seq";

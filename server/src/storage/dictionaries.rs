@@ -80,47 +80,57 @@ pub(super) fn event_tenants<'b>(batches: &[&'b Batch], ids: &Resolved<'_>) -> Ve
     latest.into_iter().filter(|(id, _)| *id != 0).collect()
 }
 
-/// Finds or creates the ids of every key, language and endpoint in the
-/// group that `known` does not hold yet.
-pub(super) async fn resolve(
-    tx: &mut Transaction<'_, Sqlite>,
-    batches: &[&Batch],
-    known: &Dictionaries,
-    now_ms: i64,
-) -> Result<Dictionaries, sqlx::Error> {
-    let mut new = Dictionaries::default();
-    let mut keys: FxHashSet<&KeyHash> = FxHashSet::default();
-    let mut languages: FxHashSet<&str> = FxHashSet::default();
-    let mut endpoints: FxHashSet<&str> = FxHashSet::default();
-    let unknown = |known: &FxHashMap<String, i64>, name: &&str| !known.contains_key(*name);
+/// The keys, languages and endpoints of a group that the writer has no id
+/// for yet: found without SQLite, while it opens the transaction.
+#[derive(Default)]
+pub(super) struct Unknown<'b> {
+    keys: FxHashSet<&'b KeyHash>,
+    languages: FxHashSet<&'b str>,
+    endpoints: FxHashSet<&'b str>,
+}
+
+pub(super) fn unknown<'b>(batches: &[&'b Batch], known: &Dictionaries) -> Unknown<'b> {
+    let mut unknown = Unknown::default();
+    let new = |known: &FxHashMap<String, i64>, name: &&str| !known.contains_key(*name);
     for batch in batches {
-        keys.extend(
+        unknown.keys.extend(
             keys_and_tenants(batch)
                 .filter_map(|(key, _)| key.as_ref())
                 .filter(|k| !known.keys.contains_key(*k)),
         );
         match batch {
-            Batch::Executions(events) => languages.extend(
+            Batch::Executions(events) => unknown.languages.extend(
                 events
                     .iter()
                     .map(|e| e.language.as_str())
-                    .filter(|l| unknown(&known.languages, l)),
+                    .filter(|l| new(&known.languages, l)),
             ),
-            Batch::Requests(events) => endpoints.extend(
+            Batch::Requests(events) => unknown.endpoints.extend(
                 events
                     .iter()
                     .map(|e| e.endpoint.as_str())
-                    .filter(|p| unknown(&known.endpoints, p)),
+                    .filter(|p| new(&known.endpoints, p)),
             ),
-            Batch::Pool(events) => languages.extend(
+            Batch::Pool(events) => unknown.languages.extend(
                 events
                     .iter()
                     .map(|e| e.language.as_str())
-                    .filter(|l| unknown(&known.languages, l)),
+                    .filter(|l| new(&known.languages, l)),
             ),
         }
     }
-    for key in keys {
+    unknown
+}
+
+/// Finds or creates the ids of every value in `unknown`.
+pub(super) async fn resolve(
+    tx: &mut Transaction<'_, Sqlite>,
+    unknown: Unknown<'_>,
+    known: &Dictionaries,
+    now_ms: i64,
+) -> Result<Dictionaries, sqlx::Error> {
+    let mut new = Dictionaries::default();
+    for key in unknown.keys {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO api_keys (key_hash, created_at) VALUES (?, ?)
              ON CONFLICT (key_hash) DO UPDATE SET key_hash = excluded.key_hash
@@ -136,7 +146,7 @@ pub(super) async fn resolve(
         tx,
         "languages",
         "name",
-        languages,
+        unknown.languages,
         &known.languages,
         &mut new.languages,
     )
@@ -145,7 +155,7 @@ pub(super) async fn resolve(
         tx,
         "endpoints",
         "path",
-        endpoints,
+        unknown.endpoints,
         &known.endpoints,
         &mut new.endpoints,
     )

@@ -14,6 +14,7 @@ pub mod live;
 pub mod raw_read;
 pub mod raw_write;
 pub mod retention;
+mod rollup_deltas;
 pub mod rollup_read;
 mod rollup_sql;
 pub mod rollup_write;

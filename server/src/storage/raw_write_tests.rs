@@ -33,7 +33,10 @@ fn execution(id: String, ts: i64, stamped: bool) -> Execution {
 
 async fn accepted(storage: &Storage, state: &mut WriterState, events: Vec<Execution>) -> usize {
     let batch = Batch::Executions(events);
-    let outcome = storage.commit_group(&[&batch], state, 1_000).await.unwrap();
+    let (outcome, ()) = storage
+        .commit_group(&[&batch], state, 1_000, |_| ())
+        .await
+        .unwrap();
     outcome.batches[0].accepted
 }
 
@@ -204,8 +207,8 @@ async fn a_group_stores_each_event_once_across_its_batches() {
         Batch::Executions(fresh(700, "a")),
         Batch::Executions(fresh(500, "b")),
     );
-    let outcome = storage
-        .commit_group(&[&a, &b], &mut state, 1_000)
+    let (outcome, ()) = storage
+        .commit_group(&[&a, &b], &mut state, 1_000, |_| ())
         .await
         .unwrap();
     let all_new = |n| BatchOutcome {
@@ -222,8 +225,8 @@ async fn a_group_stores_each_event_once_across_its_batches() {
         execution("a-10".to_owned(), ts + 3, false),
         execution("d-0".to_owned(), ts, false),
     ]);
-    let outcome = storage
-        .commit_group(&[&first, &second], &mut state, 2_000)
+    let (outcome, ()) = storage
+        .commit_group(&[&first, &second], &mut state, 2_000, |_| ())
         .await
         .unwrap();
     assert_eq!(

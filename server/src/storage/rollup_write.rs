@@ -14,11 +14,12 @@ use rustc_hash::FxHashMap;
 
 use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 
+pub use super::rollup_deltas::{Deltas, RowKey, RowValues};
 use super::{
-    facts::{self, Bind, ColumnType, DimValues, FactDecl, MAX_DIMS, RollupDecl},
+    facts::{Bind, ColumnType, DimValues, FactDecl, MAX_DIMS, RollupDecl},
     sql::{
-        bind_all, chunks, execute_pipelined, pad_with_last_row, padded_chunks, rollup_columns,
-        rollup_fetch, rollup_upsert, rows_per_statement,
+        Sql, bind_all, chunks, execute_pipelined, interned, pad_with_last_row, padded_chunks,
+        rollup_columns, rollup_fetch, rollup_upsert, rows_per_statement,
     },
 };
 use crate::{histogram::Histogram, model::Granularity};
@@ -27,183 +28,6 @@ use crate::{histogram::Histogram, model::Granularity};
 const FETCH_CHUNK: usize = 128;
 /// Buckets that ended longer ago than this leave the writer's memory.
 const CLOSED_GRACE_MS: i64 = 120_000;
-
-/// Which rollup row: fact and rollup (indices in the declarations), grain,
-/// bucket start (Unix seconds), and the rollup's dimension values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RowKey {
-    pub fact: u8,
-    pub rollup: u8,
-    pub grain: Granularity,
-    pub bucket: i64,
-    pub dims: DimValues,
-}
-
-impl RowKey {
-    pub fn decl(&self) -> (&'static FactDecl, &'static RollupDecl) {
-        let fact = facts::ALL[usize::from(self.fact)];
-        (fact, &fact.rollups[usize::from(self.rollup)])
-    }
-
-    /// The end of the row's bucket, Unix ms (`i64::MAX` for all time).
-    fn end_ms(&self) -> i64 {
-        self.grain
-            .millis()
-            .map_or(i64::MAX, |width| self.bucket * 1000 + width)
-    }
-}
-
-/// A rollup row's measures and histogram.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RowValues {
-    pub values: Box<[f64]>,
-    pub hist: Histogram,
-}
-
-/// A commit's increments. Events are added up first per cell (fact, every
-/// dimension, quarter hour: every rollup grain is a whole number of quarter
-/// hours), so an event costs one map entry however many rollups and grains
-/// it feeds; the cells are spread over the rollups when written.
-#[derive(Default)]
-pub struct Deltas {
-    cells: FxHashMap<(u8, DimValues, i64), RowValues>,
-    rows: FxHashMap<RowKey, RowValues>,
-}
-
-impl Deltas {
-    /// Adds one event's measures; `hist_bin` is the histogram bin of its
-    /// value, if the fact has a histogram. `dims` are in the fact's order.
-    pub fn add_event(
-        &mut self,
-        fact_index: usize,
-        ts_ms: i64,
-        dims: &DimValues,
-        values: &[f64],
-        hist_bin: Option<usize>,
-    ) {
-        let fact = facts::ALL[fact_index];
-        let quarter = Granularity::QuarterHour.bucket_of(ts_ms);
-        let cell = self
-            .cells
-            .entry((fact_index as u8, *dims, quarter))
-            .or_insert_with(|| RowValues {
-                values: fact.identity(),
-                hist: Histogram::new(),
-            });
-        fact.merge(&mut cell.values, values);
-        if let Some(bin) = hist_bin {
-            cell.hist.add_to_bin(bin, 1);
-        }
-    }
-
-    /// Adds a group's measures and histogram (mapped OTLP increments).
-    pub fn add(
-        &mut self,
-        fact_index: usize,
-        ts_ms: i64,
-        dims: &DimValues,
-        values: &[f64],
-        hist: &Histogram,
-    ) {
-        self.add_event(fact_index, ts_ms, dims, values, None);
-        let quarter = Granularity::QuarterHour.bucket_of(ts_ms);
-        if let Some(cell) = self.cells.get_mut(&(fact_index as u8, *dims, quarter)) {
-            cell.hist.merge(hist);
-        }
-    }
-
-    /// Adds to every rollup of the fact that has grain `only`, at that grain
-    /// alone. `dims` are in the fact's order.
-    pub fn add_at(
-        &mut self,
-        fact_index: usize,
-        ts_ms: i64,
-        dims: &DimValues,
-        values: &[f64],
-        hist: &Histogram,
-        only: Granularity,
-    ) {
-        let fact = facts::ALL[fact_index];
-        for (r, rollup) in fact.rollups.iter().enumerate() {
-            if rollup.has_grain(only) {
-                let projected = project(fact, rollup, dims);
-                self.add_rollup(fact_index, r, ts_ms, &projected, values, hist, only);
-            }
-        }
-    }
-
-    /// Adds to one rollup at one grain; `dims` are in the rollup's order.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_rollup(
-        &mut self,
-        fact_index: usize,
-        rollup: usize,
-        ts_ms: i64,
-        dims: &DimValues,
-        values: &[f64],
-        hist: &Histogram,
-        grain: Granularity,
-    ) {
-        let key = RowKey {
-            fact: fact_index as u8,
-            rollup: rollup as u8,
-            grain,
-            bucket: grain.bucket_of(ts_ms),
-            dims: *dims,
-        };
-        merge_row(&mut self.rows, key, values, hist);
-    }
-
-    /// Spreads the cells over every rollup and grain of their fact.
-    fn into_rows(self) -> FxHashMap<RowKey, RowValues> {
-        let mut rows = self.rows;
-        for ((fact_index, dims, quarter), cell) in self.cells {
-            let fact = facts::ALL[usize::from(fact_index)];
-            for (r, rollup) in fact.rollups.iter().enumerate() {
-                let projected = project(fact, rollup, &dims);
-                for grain in rollup.grains {
-                    let key = RowKey {
-                        fact: fact_index,
-                        rollup: r as u8,
-                        grain: *grain,
-                        bucket: grain.bucket_of(quarter * 1000),
-                        dims: projected,
-                    };
-                    merge_row(&mut rows, key, &cell.values, &cell.hist);
-                }
-            }
-        }
-        rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty() && self.cells.is_empty()
-    }
-}
-
-/// A fact's dimension values (in its order) projected onto a rollup's.
-fn project(fact: &FactDecl, rollup: &RollupDecl, dims: &DimValues) -> DimValues {
-    let mut projected = [0; MAX_DIMS];
-    for (slot, dim) in projected.iter_mut().zip(rollup.dims) {
-        *slot = fact.dim_index(*dim).map_or(0, |i| dims[i]);
-    }
-    projected
-}
-
-fn merge_row(
-    rows: &mut FxHashMap<RowKey, RowValues>,
-    key: RowKey,
-    values: &[f64],
-    hist: &Histogram,
-) {
-    let fact = facts::ALL[usize::from(key.fact)];
-    let row = rows.entry(key).or_insert_with(|| RowValues {
-        values: fact.identity(),
-        hist: Histogram::new(),
-    });
-    fact.merge(&mut row.values, values);
-    row.hist.merge(hist);
-}
 
 /// Rows of open buckets as last written, kept by the writer.
 pub struct HotRows {
@@ -256,6 +80,13 @@ pub struct Written {
     pub touched: Vec<(&'static str, Granularity, i64)>,
 }
 
+/// Rows of one rollup table, merged with what is stored, ready to write.
+type TableRows = Vec<(RowKey, RowValues)>;
+
+/// At most this many rows go in the one command of [`write_then`]: a
+/// commit's rows of open buckets, not a backfill's.
+const ONE_COMMAND_ROWS: usize = 1024;
+
 /// Merges `deltas` into the stored rows and writes them.
 pub async fn write(
     conn: &mut SqliteConnection,
@@ -263,6 +94,92 @@ pub async fn write(
     hot: &HotRows,
     now_ms: i64,
 ) -> Result<Written, sqlx::Error> {
+    let (tables, touched) = merged(conn, deltas, hot, now_ms).await?;
+    for rows in &tables {
+        let blobs = blobs(rows);
+        execute_pipelined(
+            conn,
+            upserts(rows, &blobs).map(|(sql, _, binds)| bind_all(sql, &binds)),
+        )
+        .await?;
+    }
+    Ok(written(tables, touched))
+}
+
+/// [`write`], then `last` (a statement without parameters that returns one
+/// integer), in a single command to SQLite's thread when the rows are few:
+/// every command is a round trip to that thread, which a commit of a few
+/// hundred rows in four tables would otherwise make five times.
+pub async fn write_then(
+    conn: &mut SqliteConnection,
+    deltas: Deltas,
+    hot: &HotRows,
+    now_ms: i64,
+    last: &'static str,
+) -> Result<(Written, i64), sqlx::Error> {
+    let (tables, touched) = merged(conn, deltas, hot, now_ms).await?;
+    let rows: usize = tables.iter().map(Vec::len).sum();
+    let one_statement_each = tables.iter().all(|rows| {
+        let (fact, rollup) = rows[0].0.decl();
+        rows.len() <= rows_per_statement(rollup_columns(fact, rollup).len())
+    });
+    if rows > ONE_COMMAND_ROWS || !one_statement_each {
+        for rows in &tables {
+            let blobs = blobs(rows);
+            execute_pipelined(
+                conn,
+                upserts(rows, &blobs).map(|(sql, _, binds)| bind_all(sql, &binds)),
+            )
+            .await?;
+        }
+        let value = sqlx::query_scalar(last).fetch_one(&mut *conn).await?;
+        return Ok((written(tables, touched), value));
+    }
+    let blobs: Vec<Vec<Vec<u8>>> = tables.iter().map(|rows| blobs(rows)).collect();
+    let mut texts = Vec::new();
+    let mut shapes = Vec::new();
+    let mut binds = Vec::new();
+    for (rows, blobs) in tables.iter().zip(&blobs) {
+        for (sql, shape, part) in upserts(rows, blobs) {
+            texts.push(sql);
+            shapes.push((rows[0].0.decl().1.table, shape));
+            binds.extend(part);
+        }
+    }
+    let sql = interned(format!("rollup-upserts-then:{shapes:?}:{last}"), || {
+        let mut text = String::new();
+        for sql in &texts {
+            text.push_str(&sql.0);
+            text.push_str(";\n");
+        }
+        text.push_str(last);
+        text
+    });
+    // The upserts return no rows: the one row is `last`'s.
+    let value: i64 = bind_all(sql, &binds)?
+        .fetch_all(&mut *conn)
+        .await?
+        .first()
+        .ok_or_else(|| sqlx::Error::Protocol(format!("`{last}` returned no row")))?
+        .try_get(0)?;
+    Ok((written(tables, touched), value))
+}
+
+fn written(tables: Vec<TableRows>, touched: Vec<(&'static str, Granularity, i64)>) -> Written {
+    Written {
+        rows: tables.into_iter().flatten().collect(),
+        touched,
+    }
+}
+
+/// The rows `deltas` change, each merged with its stored value (from the
+/// writer's memory, or read here), by table; and the buckets touched.
+async fn merged(
+    conn: &mut SqliteConnection,
+    deltas: Deltas,
+    hot: &HotRows,
+    now_ms: i64,
+) -> Result<(Vec<TableRows>, Vec<(&'static str, Granularity, i64)>), sqlx::Error> {
     let rows = deltas.into_rows();
     let mut touched: Vec<(&'static str, Granularity, i64)> = rows
         .keys()
@@ -308,7 +225,7 @@ pub async fn write(
         }
     }
 
-    let mut by_rollup: BTreeMap<(u8, u8), Vec<(RowKey, RowValues)>> = BTreeMap::new();
+    let mut by_rollup: BTreeMap<(u8, u8), TableRows> = BTreeMap::new();
     for (key, delta) in rows {
         let (fact, _) = key.decl();
         let mut row = hot
@@ -327,45 +244,54 @@ pub async fn write(
             .or_default()
             .push((key, row));
     }
+    Ok((by_rollup.into_values().collect(), touched))
+}
 
-    let mut written = Vec::new();
-    for rows in by_rollup.into_values() {
-        let (fact, rollup) = rows[0].0.decl();
-        let blobs: Vec<Vec<u8>> = rows.iter().map(|(_, r)| r.hist.encode()).collect();
-        let per_statement = rows_per_statement(rollup_columns(fact, rollup).len());
-        let mut binds: Vec<Bind<'_>> = Vec::new();
-        // An upsert writes whole rows, so the padding's repeats of a
-        // chunk's last row write it again with the same values.
-        let statements = padded_chunks(&rows, per_statement)
-            .zip(blobs.chunks(per_statement))
-            .map(|((chunk, shape), blobs)| {
-                binds.clear();
-                for ((key, row), blob) in chunk.iter().zip(blobs) {
-                    binds.push(Bind::Int(key.grain.code()));
-                    binds.push(Bind::Int(key.bucket));
-                    binds.extend(key.dims[..rollup.dims.len()].iter().map(|d| Bind::Int(*d)));
-                    for (value, measure) in row.values.iter().zip(fact.measures) {
-                        // An empty maximum (rows with no such values) is stored as 0.
-                        let value = if value.is_finite() { *value } else { 0.0 };
-                        binds.push(match measure.kind {
-                            ColumnType::Int => Bind::Int(value.round() as i64),
-                            _ => Bind::Real(value),
-                        });
-                    }
-                    if fact.has_hist {
-                        binds.push(Bind::Blob(blob));
-                    }
+/// The histogram blob of each row (empty for facts without one).
+fn blobs(rows: &[(RowKey, RowValues)]) -> Vec<Vec<u8>> {
+    rows.iter()
+        .map(|(key, row)| {
+            if key.decl().0.has_hist {
+                row.hist.encode()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect()
+}
+
+/// The upserts of one table's rows: statement text, rows in it and values,
+/// a statement per chunk. An upsert writes whole rows, so the padding's repeats of a
+/// chunk's last row write it again with the same values.
+fn upserts<'a>(
+    rows: &'a [(RowKey, RowValues)],
+    blobs: &'a [Vec<u8>],
+) -> impl Iterator<Item = (Sql, usize, Vec<Bind<'a>>)> + 'a {
+    let (fact, rollup) = rows[0].0.decl();
+    let per_statement = rows_per_statement(rollup_columns(fact, rollup).len());
+    padded_chunks(rows, per_statement)
+        .zip(blobs.chunks(per_statement))
+        .map(move |((chunk, shape), blobs)| {
+            let mut binds: Vec<Bind<'a>> = Vec::new();
+            for ((key, row), blob) in chunk.iter().zip(blobs) {
+                binds.push(Bind::Int(key.grain.code()));
+                binds.push(Bind::Int(key.bucket));
+                binds.extend(key.dims[..rollup.dims.len()].iter().map(|d| Bind::Int(*d)));
+                for (value, measure) in row.values.iter().zip(fact.measures) {
+                    // An empty maximum (rows with no such values) is stored as 0.
+                    let value = if value.is_finite() { *value } else { 0.0 };
+                    binds.push(match measure.kind {
+                        ColumnType::Int => Bind::Int(value.round() as i64),
+                        _ => Bind::Real(value),
+                    });
                 }
-                pad_with_last_row(&mut binds, chunk.len(), shape);
-                bind_all(rollup_upsert(fact, rollup, shape), &binds)
-            });
-        execute_pipelined(conn, statements).await?;
-        written.extend(rows);
-    }
-    Ok(Written {
-        rows: written,
-        touched,
-    })
+                if fact.has_hist {
+                    binds.push(Bind::Blob(blob));
+                }
+            }
+            pad_with_last_row(&mut binds, chunk.len(), shape);
+            (rollup_upsert(fact, rollup, shape), shape, binds)
+        })
 }
 
 /// A rollup row read from SQLite whose columns start, at `first`, with the
