@@ -8,18 +8,21 @@
 //! ([`HotRows`]) and reads a row from SQLite only when it has not seen it:
 //! a late event for a closed bucket, or the first touch after a start.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use rustc_hash::FxHashMap;
 
-use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection, sqlite::SqliteRow};
 
 pub use super::rollup_deltas::{Deltas, RowKey, RowValues};
 use super::{
     facts::{Bind, ColumnType, DimValues, FactDecl, MAX_DIMS, RollupDecl},
     sql::{
-        Sql, bind_all, chunks, execute_pipelined, interned, pad_with_last_row, padded_chunks,
-        rollup_columns, rollup_fetch, rollup_upsert, rows_per_statement,
+        Sql, bind_all, chunks, execute_pipelined, interned_at_most, pad_with_last_row,
+        padded_chunks, rollup_columns, rollup_fetch, rollup_upsert, rows_per_statement,
     },
 };
 use crate::{histogram::Histogram, model::Granularity};
@@ -86,6 +89,11 @@ type TableRows = Vec<(RowKey, RowValues)>;
 /// At most this many rows go in the one command of [`write_then`]: a
 /// commit's rows of open buckets, not a backfill's.
 const ONE_COMMAND_ROWS: usize = 1024;
+/// Mixes of statement shapes (rows per table) that [`write_then`] sends as
+/// one command: a mix is one more text to keep and one more entry in the
+/// connection's statement cache. Traffic of many keys brings ever new
+/// mixes; past this many, commits send their statements one by one.
+const COMBINED_SHAPES: usize = 64;
 
 /// Merges `deltas` into the stored rows and writes them.
 pub async fn write(
@@ -107,9 +115,10 @@ pub async fn write(
 }
 
 /// [`write`], then `last` (a statement without parameters that returns one
-/// integer), in a single command to SQLite's thread when the rows are few:
-/// every command is a round trip to that thread, which a commit of a few
-/// hundred rows in four tables would otherwise make five times.
+/// integer), in a single command to SQLite's thread when the rows are few
+/// and their mix of shapes is one of the first [`COMBINED_SHAPES`]: every
+/// command is a round trip to that thread, which a commit of a few hundred
+/// rows in four tables would otherwise make five times.
 pub async fn write_then(
     conn: &mut SqliteConnection,
     deltas: Deltas,
@@ -117,51 +126,58 @@ pub async fn write_then(
     now_ms: i64,
     last: &'static str,
 ) -> Result<(Written, i64), sqlx::Error> {
+    // Its arguments would be taken from the upserts' (sqlx binds a
+    // command's values to its statements in turn).
+    debug_assert!(!last.contains('?'), "`last` takes no parameters");
     let (tables, touched) = merged(conn, deltas, hot, now_ms).await?;
-    let rows: usize = tables.iter().map(Vec::len).sum();
-    let one_statement_each = tables.iter().all(|rows| {
-        let (fact, rollup) = rows[0].0.decl();
-        rows.len() <= rows_per_statement(rollup_columns(fact, rollup).len())
-    });
-    if rows > ONE_COMMAND_ROWS || !one_statement_each {
-        for rows in &tables {
-            let blobs = blobs(rows);
-            execute_pipelined(
-                conn,
-                upserts(rows, &blobs).map(|(sql, _, binds)| bind_all(sql, &binds)),
-            )
-            .await?;
-        }
-        let value = sqlx::query_scalar(last).fetch_one(&mut *conn).await?;
-        return Ok((written(tables, touched), value));
-    }
     let blobs: Vec<Vec<Vec<u8>>> = tables.iter().map(|rows| blobs(rows)).collect();
-    let mut texts = Vec::new();
+    let mut statements = Vec::new();
     let mut shapes = Vec::new();
-    let mut binds = Vec::new();
     for (rows, blobs) in tables.iter().zip(&blobs) {
-        for (sql, shape, part) in upserts(rows, blobs) {
-            texts.push(sql);
+        for (sql, shape, binds) in upserts(rows, blobs) {
             shapes.push((rows[0].0.decl().1.table, shape));
-            binds.extend(part);
+            statements.push((sql, binds));
         }
     }
-    let sql = interned(format!("rollup-upserts-then:{shapes:?}:{last}"), || {
-        let mut text = String::new();
-        for sql in &texts {
-            text.push_str(&sql.0);
-            text.push_str(";\n");
+    let rows: usize = tables.iter().map(Vec::len).sum();
+    let few = rows <= ONE_COMMAND_ROWS && statements.len() == tables.len();
+    let combined = if few {
+        interned_at_most(
+            "rollup-upserts-then",
+            COMBINED_SHAPES,
+            format!("{shapes:?}:{last}"),
+            || {
+                let mut text = String::new();
+                for (sql, _) in &statements {
+                    text.push_str(&sql.0);
+                    text.push_str(";\n");
+                }
+                text.push_str(last);
+                text
+            },
+        )
+    } else {
+        None
+    };
+    let value = match combined {
+        Some(sql) => {
+            let binds: Vec<Bind<'_>> = statements.into_iter().flat_map(|(_, b)| b).collect();
+            // The upserts return no rows: the one row is `last`'s.
+            bind_all(sql, &binds)?
+                .fetch_all(&mut *conn)
+                .await?
+                .first()
+                .ok_or_else(|| sqlx::Error::Protocol(format!("`{last}` returned no row")))?
+                .try_get(0)?
         }
-        text.push_str(last);
-        text
-    });
-    // The upserts return no rows: the one row is `last`'s.
-    let value: i64 = bind_all(sql, &binds)?
-        .fetch_all(&mut *conn)
-        .await?
-        .first()
-        .ok_or_else(|| sqlx::Error::Protocol(format!("`{last}` returned no row")))?
-        .try_get(0)?;
+        None => {
+            let statements = statements
+                .iter()
+                .map(|(sql, b)| bind_all(AssertSqlSafe(Arc::clone(&sql.0)), b));
+            execute_pipelined(conn, statements).await?;
+            sqlx::query_scalar(last).fetch_one(&mut *conn).await?
+        }
+    };
     Ok((written(tables, touched), value))
 }
 

@@ -78,6 +78,35 @@ pub fn interned(cache_key: String, build: impl FnOnce() -> String) -> Sql {
     AssertSqlSafe(Arc::clone(text))
 }
 
+/// Like [`interned`], for a family of texts whose variety follows the data
+/// (a commit's mix of statement shapes): at most `limit` texts of the
+/// family are ever built; past that, `None` for a key not built yet.
+pub fn interned_at_most(
+    family: &'static str,
+    limit: usize,
+    cache_key: String,
+    build: impl FnOnce() -> String,
+) -> Option<Sql> {
+    type Families = HashMap<&'static str, HashMap<String, Arc<str>>>;
+    static CACHE: Mutex<Option<Families>> = Mutex::new(None);
+    let mut guard = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let texts = guard
+        .get_or_insert_with(HashMap::new)
+        .entry(family)
+        .or_default();
+    if let Some(text) = texts.get(&cache_key) {
+        return Some(AssertSqlSafe(Arc::clone(text)));
+    }
+    if texts.len() >= limit {
+        return None;
+    }
+    let text: Arc<str> = Arc::from(build());
+    texts.insert(cache_key, Arc::clone(&text));
+    Some(AssertSqlSafe(text))
+}
+
 /// `items` in chunks of `max` (a power of two), the rest in smaller powers
 /// of two: multi-row statements then come in a few shapes only, each
 /// prepared once and kept in the connection's statement cache.
@@ -226,6 +255,19 @@ pub fn rollup_fetch(fact: &FactDecl, rollup: &RollupDecl, keys: usize) -> Sql {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_family_of_texts_stops_growing_at_its_limit() {
+        let text = |key: &str| interned_at_most("test-family", 2, key.to_owned(), || key.into());
+        assert_eq!(text("a").map(|sql| sql.0), Some("a".into()));
+        assert_eq!(text("b").map(|sql| sql.0), Some("b".into()));
+        assert!(text("c").is_none(), "a third text is past the limit");
+        assert_eq!(
+            text("a").map(|sql| sql.0),
+            Some("a".into()),
+            "built ones stay"
+        );
+    }
 
     #[test]
     fn chunks_come_in_powers_of_two() {
