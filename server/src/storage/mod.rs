@@ -19,6 +19,8 @@ pub mod rollup_read;
 mod rollup_sql;
 pub mod rollup_write;
 pub mod sql;
+#[cfg(test)]
+mod test_support;
 mod upgrade;
 
 #[cfg(test)]

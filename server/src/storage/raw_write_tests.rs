@@ -2,34 +2,13 @@
 //! and the database, shared slots, events stamped on arrival.
 
 use crate::{
-    model::{Batch, ContainerSource, ExecStatus, Execution},
-    storage::{Location, Storage, Tuning, commit::WriterState},
+    model::{Batch, Execution},
+    storage::{
+        Storage,
+        commit::WriterState,
+        test_support::{execution, memory_storage},
+    },
 };
-
-fn execution(id: String, ts: i64, stamped: bool) -> Execution {
-    Execution {
-        execution_id: id,
-        key: None,
-        tenant: None,
-        language: "go".to_owned(),
-        status: ExecStatus::Completed,
-        execution_time_ms: 1.0,
-        memory_peak_mb: 0.0,
-        cpu_time_ms: 0.0,
-        container_source: ContainerSource::Unknown,
-        files_uploaded: 0,
-        files_generated: 0,
-        output_size_bytes: 0,
-        state_size_bytes: 0,
-        queue_wait_ms: 0.0,
-        repl_mode: false,
-        session_id: None,
-        user_id: None,
-        entity_id: None,
-        created_at_ms: ts,
-        stamped,
-    }
-}
 
 async fn accepted(storage: &Storage, state: &mut WriterState, events: Vec<Execution>) -> usize {
     let batch = Batch::Executions(events);
@@ -38,12 +17,6 @@ async fn accepted(storage: &Storage, state: &mut WriterState, events: Vec<Execut
         .await
         .unwrap();
     outcome.batches[0].accepted
-}
-
-async fn memory_storage() -> Storage {
-    Storage::open(Location::Memory, Tuning::default())
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

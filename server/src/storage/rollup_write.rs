@@ -346,3 +346,75 @@ pub fn decode_row(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::COMBINED_SHAPES;
+    use crate::{
+        model::{Batch, Granularity, KeyHash},
+        storage::{
+            commit::WriterState,
+            sql::interned_count,
+            test_support::{execution, memory_storage},
+        },
+    };
+
+    /// Commits whose rows come in ever new mixes of shapes (keys ×
+    /// languages): past the cap their upserts go out one by one, and the
+    /// rollups and the commit numbers stay exact.
+    #[tokio::test]
+    async fn commits_past_the_cap_on_mixes_stay_exact() {
+        const LANGUAGES: [&str; 6] = ["go", "python", "rust", "java", "c", "ruby"];
+        let storage = memory_storage().await;
+        let mut state = WriterState::new(0);
+        let ts = 1_795_000_000_000;
+        let (mut stored, mut last_seq) = (0, None);
+        for keys in 1..=30 {
+            for languages in 1..=LANGUAGES.len() {
+                let events = (0..keys * languages)
+                    .map(|i| {
+                        let mut e = execution(format!("{keys}-{languages}-{i}"), ts, false);
+                        e.key = Some(KeyHash::of_raw_key(&format!("sk-mix-{}", i % keys)));
+                        e.language = LANGUAGES[i / keys].to_owned();
+                        e
+                    })
+                    .collect();
+                let batch = Batch::Executions(events);
+                let (outcome, ()) = storage
+                    .commit_group(&[&batch], &mut state, ts, |_| ())
+                    .await
+                    .unwrap();
+                stored += outcome.batches[0].accepted;
+                if let Some(seq) = last_seq {
+                    assert_eq!(outcome.commit_seq, seq + 1, "one number a commit");
+                }
+                last_seq = Some(outcome.commit_seq);
+            }
+        }
+        assert_eq!(
+            interned_count("rollup-upserts-then"),
+            COMBINED_SHAPES,
+            "the commits met more mixes than the cap"
+        );
+        for (table, rows) in [
+            ("exec_rollup", 1),
+            ("exec_rollup_by_language", LANGUAGES.len()),
+            ("exec_rollup_by_key", 30),
+            ("exec_rollup_by_key_language", 30 * LANGUAGES.len()),
+        ] {
+            let (sum, count): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT SUM(executions), COUNT(*) FROM {table} WHERE grain = ?"
+            )))
+            .bind(Granularity::Day.code())
+            .fetch_one(&storage.pool)
+            .await
+            .unwrap();
+            assert_eq!((sum, count), (stored as i64, rows as i64), "{table}");
+        }
+        let seq: i64 = sqlx::query_scalar("SELECT commit_seq FROM writer_state WHERE id = 1")
+            .fetch_one(&storage.pool)
+            .await
+            .unwrap();
+        assert_eq!(Some(seq), last_seq);
+    }
+}

@@ -87,24 +87,34 @@ pub fn interned_at_most(
     cache_key: String,
     build: impl FnOnce() -> String,
 ) -> Option<Sql> {
-    type Families = HashMap<&'static str, HashMap<String, Arc<str>>>;
+    interned_at_most_cache(|families| {
+        let texts = families.entry(family).or_default();
+        if let Some(text) = texts.get(&cache_key) {
+            return Some(AssertSqlSafe(Arc::clone(text)));
+        }
+        if texts.len() >= limit {
+            return None;
+        }
+        let text: Arc<str> = Arc::from(build());
+        texts.insert(cache_key, Arc::clone(&text));
+        Some(AssertSqlSafe(text))
+    })
+}
+
+type Families = HashMap<&'static str, HashMap<String, Arc<str>>>;
+
+fn interned_at_most_cache<T>(visit: impl FnOnce(&mut Families) -> T) -> T {
     static CACHE: Mutex<Option<Families>> = Mutex::new(None);
     let mut guard = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let texts = guard
-        .get_or_insert_with(HashMap::new)
-        .entry(family)
-        .or_default();
-    if let Some(text) = texts.get(&cache_key) {
-        return Some(AssertSqlSafe(Arc::clone(text)));
-    }
-    if texts.len() >= limit {
-        return None;
-    }
-    let text: Arc<str> = Arc::from(build());
-    texts.insert(cache_key, Arc::clone(&text));
-    Some(AssertSqlSafe(text))
+    visit(guard.get_or_insert_with(HashMap::new))
+}
+
+/// Texts of `family` built so far by [`interned_at_most`].
+#[cfg(test)]
+pub fn interned_count(family: &'static str) -> usize {
+    interned_at_most_cache(|families| families.get(family).map_or(0, HashMap::len))
 }
 
 /// `items` in chunks of `max` (a power of two), the rest in smaller powers
