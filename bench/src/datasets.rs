@@ -31,8 +31,9 @@ use crate::traffic::Generator;
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 pub(crate) const DAY_MS: i64 = 24 * HOUR_MS;
 pub(crate) const SPAN_MS: i64 = 89 * DAY_MS;
-/// Part of the file name: bump it when the generated data changes.
-const VERSION: u32 = 5;
+/// Part of the file name: bump it when the generated data (or the schema it
+/// is written into) changes.
+const VERSION: u32 = 6;
 /// Events per request (the server's `--max-batch-events`).
 pub(crate) const BATCH: usize = 10_000;
 /// Concurrent ingest connections.

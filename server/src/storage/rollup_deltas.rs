@@ -1,6 +1,8 @@
 //! A commit's rollup increments, added up in memory ([`Deltas`]) so that
 //! each rollup row is written once per commit however many events hit it.
 
+use std::sync::LazyLock;
+
 use rustc_hash::FxHashMap;
 
 use super::facts::{self, DimValues, FactDecl, MAX_DIMS, RollupDecl};
@@ -39,9 +41,9 @@ pub struct RowValues {
 }
 
 /// A commit's increments. Events are added up first per cell (fact, every
-/// dimension, quarter hour: every rollup grain is a whole number of quarter
-/// hours), so an event costs one map entry however many rollups and grains
-/// it feeds; the cells are spread over the rollups when written.
+/// dimension, bucket of the fact's finest grain, of which every other grain
+/// is a whole number), so an event costs one map entry however many rollups
+/// and grains it feeds; the cells are spread over the rollups when written.
 #[derive(Default)]
 pub struct Deltas {
     cells: FxHashMap<(u8, DimValues, i64), RowValues>,
@@ -60,10 +62,9 @@ impl Deltas {
         hist_bin: Option<usize>,
     ) {
         let fact = facts::ALL[fact_index];
-        let quarter = Granularity::QuarterHour.bucket_of(ts_ms);
         let cell = self
             .cells
-            .entry((fact_index as u8, *dims, quarter))
+            .entry((fact_index as u8, *dims, cell_of(fact_index, ts_ms)))
             .or_insert_with(|| RowValues {
                 values: fact.identity(),
                 hist: Histogram::new(),
@@ -84,8 +85,8 @@ impl Deltas {
         hist: &Histogram,
     ) {
         self.add_event(fact_index, ts_ms, dims, values, None);
-        let quarter = Granularity::QuarterHour.bucket_of(ts_ms);
-        if let Some(cell) = self.cells.get_mut(&(fact_index as u8, *dims, quarter)) {
+        let at = cell_of(fact_index, ts_ms);
+        if let Some(cell) = self.cells.get_mut(&(fact_index as u8, *dims, at)) {
             cell.hist.merge(hist);
         }
     }
@@ -135,7 +136,7 @@ impl Deltas {
     /// Spreads the cells over every rollup and grain of their fact.
     pub(super) fn into_rows(self) -> FxHashMap<RowKey, RowValues> {
         let mut rows = self.rows;
-        for ((fact_index, dims, quarter), cell) in self.cells {
+        for ((fact_index, dims, at), cell) in self.cells {
             let fact = facts::ALL[usize::from(fact_index)];
             for (r, rollup) in fact.rollups.iter().enumerate() {
                 let projected = project(fact, rollup, &dims);
@@ -144,7 +145,7 @@ impl Deltas {
                         fact: fact_index,
                         rollup: r as u8,
                         grain: *grain,
-                        bucket: grain.bucket_of(quarter * 1000),
+                        bucket: grain.bucket_of(at * 1000),
                         dims: projected,
                     };
                     merge_row(&mut rows, key, &cell.values, &cell.hist);
@@ -157,6 +158,14 @@ impl Deltas {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty() && self.cells.is_empty()
     }
+}
+
+/// The start (Unix seconds) of the cell holding `ts_ms`: its bucket of the
+/// fact's finest grain.
+fn cell_of(fact_index: usize, ts_ms: i64) -> i64 {
+    static FINEST: LazyLock<Vec<Granularity>> =
+        LazyLock::new(|| facts::ALL.iter().map(|f| f.finest_grain()).collect());
+    FINEST[fact_index].bucket_of(ts_ms)
 }
 
 /// A fact's dimension values (in its order) projected onto a rollup's.

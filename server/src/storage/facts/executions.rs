@@ -55,7 +55,11 @@ static DECL: FactDecl = FactDecl {
         RollupDecl {
             table: "exec_rollup",
             dims: &[],
+            // Minutes since migration 0011 (see `storage::grain_starts`): the
+            // edges of a range over all keys are read from raw rows for
+            // less than a minute.
             grains: &[
+                Granularity::Minute,
                 Granularity::QuarterHour,
                 Granularity::Hour,
                 Granularity::Day,
@@ -65,7 +69,9 @@ static DECL: FactDecl = FactDecl {
         RollupDecl {
             table: "exec_rollup_by_language",
             dims: &[Dim::Language],
+            // Minutes since migration 0011, as above.
             grains: &[
+                Granularity::Minute,
                 Granularity::QuarterHour,
                 Granularity::Hour,
                 Granularity::Day,
@@ -87,7 +93,7 @@ static DECL: FactDecl = FactDecl {
         RollupDecl {
             table: "exec_rollup_by_key_language",
             dims: &[Dim::Key, Dim::Language],
-            // Quarter hours since migration 0010 (see `storage::grains`).
+            // Quarter hours since migration 0010 (see `storage::grain_starts`).
             grains: &[
                 Granularity::QuarterHour,
                 Granularity::Hour,

@@ -211,6 +211,18 @@ impl FactDecl {
         }
     }
 
+    /// The finest grain of any of the fact's rollups: every other grain is
+    /// a whole number of it (a test holds the declarations to that), so a
+    /// commit adds events up per bucket of it before spreading them.
+    pub fn finest_grain(&self) -> Granularity {
+        self.rollups
+            .iter()
+            .flat_map(|r| r.grains.iter().copied())
+            .filter(|g| g.millis().is_some())
+            .min_by_key(|g| g.millis())
+            .unwrap_or(Granularity::Total)
+    }
+
     /// Measures of an empty group.
     pub fn identity(&self) -> Box<[f64]> {
         self.measures.iter().map(|m| m.merge.identity()).collect()
@@ -316,6 +328,25 @@ mod tests {
             assert_eq!(crate::storage::commit::fact_index(decl), i, "{}", decl.name);
         }
         assert_eq!(crate::storage::commit::fact_index(Requests::DECL), 1);
+    }
+
+    #[test]
+    fn every_grain_is_a_whole_number_of_its_facts_finest() {
+        for decl in ALL {
+            let finest = decl.finest_grain().millis().unwrap();
+            for rollup in decl.rollups {
+                assert!(
+                    rollup
+                        .grains
+                        .is_sorted_by_key(|g| g.millis().unwrap_or(i64::MAX))
+                );
+                for width in rollup.grains.iter().filter_map(|g| g.millis()) {
+                    assert_eq!(width % finest, 0, "{} {:?}", rollup.table, rollup.grains);
+                }
+            }
+        }
+        assert_eq!(Executions::DECL.finest_grain(), Granularity::Minute);
+        assert_eq!(Requests::DECL.finest_grain(), Granularity::Hour);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Executions of the legacy schema: raw rows, the quarter-hour grain
-//! rebuilt from them, and the hourly rollups with what they held beyond the
+//! Executions of the legacy schema: raw rows, the minute and quarter-hour
+//! grains rebuilt from them, and the hourly rollups with what they held beyond the
 //! raw rows.
 
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use crate::{
     },
 };
 
-/// Executions: raw rows, the quarter-hour grain from them, the hourly
+/// Executions: raw rows, the minute and quarter-hour grains from them, the hourly
 /// rollups with what they held beyond the raw rows, by day.
 pub(super) async fn copy(
     tx: &mut Transaction<'static, Sqlite>,
@@ -106,14 +106,16 @@ pub(super) async fn copy(
             let mut hist = Histogram::new();
             hist.record(event.execution_time_ms);
             let dims = Executions::dims(event, &frozen);
-            deltas.add_at(
-                fact,
-                event.created_at_ms,
-                &dims,
-                values.as_slice(),
-                &hist,
-                Granularity::QuarterHour,
-            );
+            for grain in [Granularity::Minute, Granularity::QuarterHour] {
+                deltas.add_at(
+                    fact,
+                    event.created_at_ms,
+                    &dims,
+                    values.as_slice(),
+                    &hist,
+                    grain,
+                );
+            }
             let hour = Granularity::Hour.bucket_of(event.created_at_ms);
             for (r, projected) in quarter_hour_projections(&dims) {
                 let entry = raw_hours
