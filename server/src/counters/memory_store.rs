@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{CounterError, CounterRow, CounterStore, Window, WindowCounts};
+use super::{CounterError, CounterRow, CounterStore, Fields, Window, WindowCounts};
 
 /// Each window's expiry and fields.
 type Windows = HashMap<Window, (Instant, HashMap<String, i64>)>;
@@ -31,15 +31,16 @@ impl MemoryStore {
     }
 }
 
-fn add(windows: &mut Windows, rows: &[CounterRow]) {
-    for row in rows {
-        let ttl = Duration::from_secs(row.window.ttl_secs().unsigned_abs());
-        let (expires, fields) = windows
-            .entry(row.window)
+fn add<'a>(windows: &mut Windows, fields: impl IntoIterator<Item = (Window, &'a str, i64)>) {
+    for (window, field, increment) in fields {
+        let ttl = Duration::from_secs(window.ttl_secs().unsigned_abs());
+        let (expires, values) = windows
+            .entry(window)
             .or_insert_with(|| (Instant::now() + ttl, HashMap::new()));
         *expires = (*expires).max(Instant::now() + ttl);
-        for (field, increment) in row.fields() {
-            *fields.entry(field).or_default() += increment;
+        match values.get_mut(field) {
+            Some(value) => *value += increment,
+            None => drop(values.insert(field.to_owned(), increment)),
         }
     }
 }
@@ -51,16 +52,18 @@ impl CounterStore for MemoryStore {
     }
 
     async fn apply(&self, rows: &[CounterRow]) -> Result<(), CounterError> {
-        self.with_windows(|windows| add(windows, rows));
+        let mut fields = Fields::default();
+        rows.iter().for_each(|row| fields.add_row(row));
+        self.with_windows(|windows| add(windows, fields.iter()));
         Ok(())
     }
 
-    async fn replace(&self, clear: &[Window], rows: &[CounterRow]) -> Result<(), CounterError> {
+    async fn replace(&self, clear: &[Window], fields: &Fields) -> Result<(), CounterError> {
         self.with_windows(|windows| {
             for window in clear {
                 windows.remove(window);
             }
-            add(windows, rows);
+            add(windows, fields.iter());
         });
         Ok(())
     }

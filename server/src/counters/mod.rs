@@ -14,6 +14,8 @@ pub mod service;
 
 pub use app::types::{LiveCounters, WindowCounts};
 
+use std::collections::HashMap;
+
 use crate::model::ExecStatus;
 
 pub use service::Counters;
@@ -120,16 +122,60 @@ impl CounterRow {
             self.executions
         };
         [
-            ("executions".to_owned(), self.executions),
-            ("errors".to_owned(), errors),
-            ("time_ms".to_owned(), self.time_ms.round() as i64),
-            (format!("lang:{}", self.language), self.executions),
-            (
-                format!("key:{}", self.key.as_deref().unwrap_or("none")),
-                self.executions,
-            ),
-            (format!("status:{}", self.status), self.executions),
+            (EXECUTIONS.to_owned(), self.executions),
+            (ERRORS.to_owned(), errors),
+            (TIME_MS.to_owned(), self.time_ms.round() as i64),
+            (language_field(&self.language), self.executions),
+            (key_field(self.key.as_deref()), self.executions),
+            (status_field(&self.status), self.executions),
         ]
+    }
+}
+
+/// The fields of a window's hash: totals, then one per value of each
+/// dimension (see [`decode_fields`]).
+pub const EXECUTIONS: &str = "executions";
+pub const ERRORS: &str = "errors";
+pub const TIME_MS: &str = "time_ms";
+
+pub fn language_field(language: &str) -> String {
+    format!("lang:{language}")
+}
+
+/// `None`: executions without a key.
+pub fn key_field(key: Option<&str>) -> String {
+    format!("key:{}", key.unwrap_or("none"))
+}
+
+pub fn status_field(status: &str) -> String {
+    format!("status:{status}")
+}
+
+/// Field values by window: what a rebuild sets the windows' hashes to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fields(HashMap<(Window, String), i64>);
+
+impl Fields {
+    pub fn add(&mut self, window: Window, field: String, value: i64) {
+        *self.0.entry((window, field)).or_default() += value;
+    }
+
+    pub fn add_row(&mut self, row: &CounterRow) {
+        for (field, value) in row.fields() {
+            self.add(row.window, field, value);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Window, &str, i64)> {
+        self.0.iter().map(|((w, f), v)| (*w, f.as_str(), *v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -162,9 +208,9 @@ pub fn decode_fields(fields: impl IntoIterator<Item = (String, i64)>) -> WindowC
             Some(("key", k)) => drop(counts.by_key.insert(k.to_owned(), value)),
             Some(("status", s)) => drop(counts.by_status.insert(s.to_owned(), value)),
             _ => match field.as_str() {
-                "executions" => counts.executions = value,
-                "errors" => counts.errors = value,
-                "time_ms" => counts.time_ms = value,
+                EXECUTIONS => counts.executions = value,
+                ERRORS => counts.errors = value,
+                TIME_MS => counts.time_ms = value,
                 _ => {}
             },
         }
@@ -189,8 +235,8 @@ pub trait CounterStore: Send + Sync + 'static {
     /// Adds the rows to their windows.
     async fn apply(&self, rows: &[CounterRow]) -> Result<(), CounterError>;
 
-    /// Clears `windows` and sets them to `rows`, atomically.
-    async fn replace(&self, windows: &[Window], rows: &[CounterRow]) -> Result<(), CounterError>;
+    /// Clears `windows` and sets them to `fields`, atomically.
+    async fn replace(&self, windows: &[Window], fields: &Fields) -> Result<(), CounterError>;
 
     async fn read(&self, window: Window) -> Result<WindowCounts, CounterError>;
 }

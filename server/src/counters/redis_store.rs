@@ -8,7 +8,7 @@ use std::{collections::HashMap, time::Duration};
 use redis::{AsyncCommands, aio::ConnectionManager};
 use tokio::sync::OnceCell;
 
-use super::{CounterError, CounterRow, CounterStore, Window, WindowCounts};
+use super::{CounterError, CounterRow, CounterStore, Fields, Window, WindowCounts};
 
 pub struct RedisStore {
     client: redis::Client,
@@ -60,16 +60,10 @@ impl RedisStore {
             .map_err(|_| CounterError::Timeout(self.timeout))?
     }
 
-    fn add_to_pipeline(&self, pipe: &mut redis::Pipeline, rows: &[CounterRow]) {
-        // Sum per (key, field) first: one HINCRBY each, one EXPIRE per key.
-        let mut increments: HashMap<(Window, String), i64> = HashMap::new();
-        for row in rows {
-            for (field, value) in row.fields() {
-                *increments.entry((row.window, field)).or_default() += value;
-            }
-        }
+    /// One HINCRBY per (window, field), one EXPIRE per window.
+    fn add_to_pipeline(&self, pipe: &mut redis::Pipeline, fields: &Fields) {
         let mut windows: Vec<Window> = Vec::new();
-        for ((window, field), value) in increments {
+        for (window, field, value) in fields.iter() {
             pipe.hincr(self.key(window), field, value).ignore();
             if !windows.contains(&window) {
                 windows.push(window);
@@ -91,20 +85,22 @@ impl CounterStore for RedisStore {
         if rows.is_empty() {
             return Ok(());
         }
+        let mut fields = Fields::default();
+        rows.iter().for_each(|row| fields.add_row(row));
         let mut pipe = redis::pipe();
-        self.add_to_pipeline(&mut pipe, rows);
+        self.add_to_pipeline(&mut pipe, &fields);
         self.bounded(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
     }
 
-    async fn replace(&self, clear: &[Window], rows: &[CounterRow]) -> Result<(), CounterError> {
+    async fn replace(&self, clear: &[Window], fields: &Fields) -> Result<(), CounterError> {
         let mut pipe = redis::pipe();
         pipe.atomic();
         let keys: Vec<String> = clear.iter().map(|w| self.key(*w)).collect();
         if !keys.is_empty() {
             pipe.del(keys).ignore();
         }
-        self.add_to_pipeline(&mut pipe, rows);
+        self.add_to_pipeline(&mut pipe, fields);
         self.bounded(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
     }

@@ -14,13 +14,16 @@ use std::{
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{
-    CounterRow, CounterStore, CounterUpdate, DAYS_KEPT, HOURS_KEPT, LiveCounters, MINUTES_KEPT,
-    Window, rows_of,
+    CounterRow, CounterStore, CounterUpdate, DAYS_KEPT, ERRORS, EXECUTIONS, Fields, HOURS_KEPT,
+    LiveCounters, MINUTES_KEPT, TIME_MS, Window, key_field, language_field, rows_of, status_field,
 };
 use crate::{
     clock,
-    model::time::MINUTE_MS,
-    storage::{Storage, live::LiveRow},
+    model::{ExecStatus, time::MINUTE_MS},
+    storage::{
+        Storage,
+        live::{HourCount, HourDim},
+    },
 };
 
 /// Updates waiting for the store. Beyond this the writer drops updates and
@@ -177,27 +180,56 @@ async fn rebuild(store: &dyn CounterStore, storage: &Storage) -> anyhow::Result<
             first_hour.min(first_day * 24),
         )
         .await?;
-    let row = |window: Window, r: &LiveRow| CounterRow {
-        window,
-        key: r.key.clone(),
-        language: r.language.clone(),
-        status: r.status.clone(),
-        executions: r.executions,
-        time_ms: r.time_ms,
-    };
-    let mut rows: Vec<CounterRow> = snapshot
-        .minutes
-        .iter()
-        .map(|r| row(Window::Minute(r.unit), r))
-        .collect();
-    for r in &snapshot.hours {
-        if r.unit >= first_hour {
-            rows.push(row(Window::Hour(r.unit), r));
+    let mut fields = Fields::default();
+    for r in &snapshot.minutes {
+        fields.add_row(&CounterRow {
+            window: Window::Minute(r.unit),
+            key: r.key.clone(),
+            language: r.language.clone(),
+            status: r.status.clone(),
+            executions: r.executions,
+            time_ms: r.time_ms,
+        });
+    }
+    for count in &snapshot.hours {
+        let mut windows = Vec::with_capacity(2);
+        if count.hour >= first_hour {
+            windows.push(Window::Hour(count.hour));
         }
-        if r.unit.div_euclid(24) >= first_day {
-            rows.push(row(Window::Day(r.unit.div_euclid(24)), r));
+        if count.hour.div_euclid(24) >= first_day {
+            windows.push(Window::Day(count.hour.div_euclid(24)));
+        }
+        for window in windows {
+            add_hour_count(&mut fields, window, count);
         }
     }
-    store.replace(&Window::all_kept(now_minute), &rows).await?;
+    store
+        .replace(&Window::all_kept(now_minute), &fields)
+        .await?;
     Ok(snapshot.through_commit)
+}
+
+/// Adds an hour's count to `window`'s fields: the totals (errors are the
+/// executions that did not complete), or the field of one dimension's
+/// value. Values without executions get no field, as with deltas.
+fn add_hour_count(fields: &mut Fields, window: Window, count: &HourCount) {
+    let n = count.executions;
+    match &count.of {
+        HourDim::Total { time_ms } => {
+            fields.add(window, EXECUTIONS.to_owned(), n);
+            fields.add(window, TIME_MS.to_owned(), time_ms.round() as i64);
+        }
+        HourDim::Status(status) if n != 0 => {
+            fields.add(window, status_field(status.as_str()), n);
+            let errors = if *status == ExecStatus::Completed {
+                0
+            } else {
+                n
+            };
+            fields.add(window, ERRORS.to_owned(), errors);
+        }
+        HourDim::Language(language) if n != 0 => fields.add(window, language_field(language), n),
+        HourDim::Key(key) if n != 0 => fields.add(window, key_field(key.as_deref()), n),
+        _ => {}
+    }
 }

@@ -14,7 +14,12 @@ use tokio::{
 
 /// Ticks `period` apart until a stop signal; see [`Every::tick`].
 pub fn every(period: Duration, stop: watch::Receiver<bool>) -> Every {
-    let mut interval = tokio::time::interval(period);
+    every_after(Duration::ZERO, period, stop)
+}
+
+/// As [`every`], the first tick `delay` from now.
+pub fn every_after(delay: Duration, period: Duration, stop: watch::Receiver<bool>) -> Every {
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + delay, period);
     // A tick that took longer than the period delays the next one rather
     // than bunching the missed ones together.
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -27,7 +32,8 @@ pub struct Every {
 }
 
 impl Every {
-    /// Waits for the next tick (the first comes at once): `false` once the
+    /// Waits for the next tick (the first comes at once, or after the
+    /// delay of [`every_after`]): `false` once the
     /// stop signal has been sent or its sender is gone.
     pub async fn tick(&mut self) -> bool {
         if *self.stop.borrow_and_update() {
@@ -106,6 +112,21 @@ mod tests {
         assert_eq!(at.len(), 3);
         assert_eq!(at[1] - at[0], Duration::from_secs(60));
         assert_eq!(at[2] - at[1], Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delayed_first_tick_comes_after_its_delay() {
+        let tasks = Tasks::default();
+        let started = tokio::time::Instant::now();
+        let mut ticks = every_after(
+            Duration::from_secs(60),
+            Duration::from_secs(3600),
+            tasks.stop_signal(),
+        );
+        assert!(ticks.tick().await);
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+        assert!(ticks.tick().await);
+        assert_eq!(started.elapsed(), Duration::from_secs(3660));
     }
 
     #[tokio::test]

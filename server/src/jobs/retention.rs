@@ -28,7 +28,13 @@ const ROLLUP_BUCKETS_PER_BATCH: i64 = 24;
 /// Pause between delete batches, so queued ingest commits get the write lock.
 const BREATHE: Duration = Duration::from_millis(2);
 
-/// Runs retention every `period` until `stop`.
+/// The first run waits this long after a start (or one period, if shorter):
+/// its deletes scan every rollup table, which would otherwise fall on the
+/// first views after a restart.
+const FIRST_RUN_AFTER: Duration = Duration::from_secs(60);
+
+/// Runs retention every `period` until `stop`, the first time
+/// [`FIRST_RUN_AFTER`] from now.
 pub fn start(
     storage: Storage,
     policy: Policy,
@@ -36,7 +42,7 @@ pub fn start(
     stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticks = super::every(period, stop);
+        let mut ticks = super::every_after(FIRST_RUN_AFTER.min(period), period, stop);
         while ticks.tick().await {
             match run_once(&storage, &policy, crate::clock::now_ms()).await {
                 Ok(report) if report.is_empty() => tracing::debug!("Retention: nothing expired."),

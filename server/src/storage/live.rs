@@ -6,8 +6,8 @@ use sqlx::Row;
 use super::{
     Storage,
     facts::{
-        Dim, Executions, Fact,
-        executions::{BY_STATUS, SUM_TIME_MS},
+        Dim, Executions, Fact, Measure,
+        executions::{BY_STATUS, EXECUTIONS, SUM_TIME_MS},
     },
     raw_write::first_id,
     rollup_sql::ALL_KEY_IDS,
@@ -27,18 +27,40 @@ pub struct LiveRow {
     pub time_ms: f64,
 }
 
+/// Executions of one hour, in total or for one value of one dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HourCount {
+    /// Hours since the Unix epoch.
+    pub hour: i64,
+    pub of: HourDim,
+    pub executions: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HourDim {
+    /// Every execution of the hour, with their time (ms).
+    Total {
+        time_ms: f64,
+    },
+    Status(ExecStatus),
+    Language(String),
+    /// 16-hex key prefix; `None` for executions without a key.
+    Key(Option<String>),
+}
+
 /// The executions of the recent minutes and hours, read in one snapshot.
 pub struct LiveSnapshot {
     pub minutes: Vec<LiveRow>,
-    pub hours: Vec<LiveRow>,
+    pub hours: Vec<HourCount>,
     /// The last commit the snapshot includes (`writer_state.commit_seq`).
     pub through_commit: i64,
 }
 
 impl Storage {
     /// Reads, in one consistent snapshot, the executions of the minutes from
-    /// `first_minute` (raw rows) and of the hours from `first_hour` (hourly
-    /// rollups).
+    /// `first_minute` (raw rows, by key, language and status) and of the
+    /// hours from `first_hour` (hourly rollups, in total and by each
+    /// dimension).
     pub async fn live_snapshot(
         &self,
         first_minute: i64,
@@ -81,58 +103,90 @@ impl Storage {
                 time_ms: r.try_get("time_ms")?,
             });
         }
-        // Hours: a row per status with executions; the row's time goes with
-        // its first status (the rollups keep time per row, not per status).
-        // Two days of hours of every key, read key by key along the primary
-        // key (sqlite3 shell, 1 000-key database: 18 ms; 172 ms through the
-        // bucket index), since this runs at every start beside the first calls.
-        let statuses: Vec<String> = BY_STATUS
-            .iter()
-            .map(|m| Executions::DECL.measures[m.index()].column.to_owned())
-            .collect();
-        let time = fact.measures[SUM_TIME_MS.index()].column;
-        let rollup = fact
-            .rollups
-            .iter()
-            .find(|r| r.has_dims(&[Dim::Key, Dim::Language]) && r.has_grain(Granularity::Hour))
-            .expect("a key × language rollup of hours");
-        let sql = format!(
-            "SELECT r.bucket / 3600 AS unit, substr(k.key_hash, 1, 16) AS key, l.name AS language,
-                    r.{time} AS time_ms, {}
-             FROM {} r NOT INDEXED LEFT JOIN api_keys k ON k.id = r.key_id
-                  LEFT JOIN languages l ON l.id = r.language_id
-             WHERE r.grain = {} AND r.{} IN ({ALL_KEY_IDS}) AND r.bucket >= ?",
-            statuses.join(", "),
-            rollup.table,
-            Granularity::Hour.code(),
-            Dim::Key.column(),
-        );
-        let mut hours = Vec::new();
+        // Hours: each dimension from the smallest rollup that has it (the
+        // counters keep one field per value of each dimension, never their
+        // combinations), so a rebuild reads a row per active key and hour
+        // rather than one per key, language and hour.
         drop(rows);
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut hours = Vec::new();
+        let rollup = |dims: &[Dim]| {
+            fact.rollups
+                .iter()
+                .find(|r| r.dims == dims && r.has_grain(Granularity::Hour))
+                .expect("the execution rollups have hours")
+        };
+        let column = |m: Measure<Executions>| fact.measures[m.index()].column;
+        let statuses: Vec<&str> = BY_STATUS.iter().map(|m| column(*m)).collect();
+        let totals_sql = format!(
+            "SELECT bucket / 3600 AS hour, {n}, {time}, {statuses} FROM {table}
+             WHERE grain = {grain} AND bucket >= ?",
+            n = column(EXECUTIONS),
+            time = column(SUM_TIME_MS),
+            statuses = statuses.join(", "),
+            table = rollup(&[]).table,
+            grain = Granularity::Hour.code(),
+        );
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(totals_sql))
             .bind(first_hour * 3600)
             .fetch(&mut *tx);
         while let Some(r) = rows.try_next().await? {
-            let mut time_ms: f64 = r.try_get("time_ms")?;
-            for (code, column) in statuses.iter().enumerate() {
-                let n: i64 = r.try_get(column.as_str())?;
-                if n == 0 {
-                    continue;
-                }
+            let hour: i64 = r.try_get("hour")?;
+            hours.push(HourCount {
+                hour,
+                of: HourDim::Total {
+                    time_ms: r.try_get(column(SUM_TIME_MS))?,
+                },
+                executions: r.try_get(column(EXECUTIONS))?,
+            });
+            for (code, name) in statuses.iter().enumerate() {
                 let status = ExecStatus::from_code(code as i64).unwrap_or(ExecStatus::Error);
-                hours.push(LiveRow {
-                    unit: r.try_get("unit")?,
-                    key: r.try_get("key")?,
-                    language: r
-                        .try_get::<Option<String>, _>("language")?
-                        .unwrap_or_default(),
-                    status: status.as_str().to_owned(),
-                    executions: n,
-                    time_ms: std::mem::take(&mut time_ms),
+                hours.push(HourCount {
+                    hour,
+                    of: HourDim::Status(status),
+                    executions: r.try_get(*name)?,
                 });
             }
         }
         drop(rows);
+        let languages_sql = format!(
+            "SELECT r.bucket / 3600 AS hour, l.name AS name, r.{n} AS n FROM {table} r
+             LEFT JOIN languages l ON l.id = r.{language}
+             WHERE r.grain = {grain} AND r.bucket >= ?",
+            n = column(EXECUTIONS),
+            table = rollup(&[Dim::Language]).table,
+            language = Dim::Language.column(),
+            grain = Granularity::Hour.code(),
+        );
+        // A key's hours lie together along the primary key: read key by key
+        // (sqlite3 shell, 1 000-key database: a few ms; far slower through
+        // the bucket index), since this runs at every start beside the
+        // first calls.
+        let keys_sql = format!(
+            "SELECT r.bucket / 3600 AS hour, substr(k.key_hash, 1, 16) AS name, r.{n} AS n
+             FROM {table} r NOT INDEXED LEFT JOIN api_keys k ON k.id = r.{key}
+             WHERE r.grain = {grain} AND r.{key} IN ({ALL_KEY_IDS}) AND r.bucket >= ?",
+            n = column(EXECUTIONS),
+            table = rollup(&[Dim::Key]).table,
+            key = Dim::Key.column(),
+            grain = Granularity::Hour.code(),
+        );
+        for (sql, is_key) in [(languages_sql, false), (keys_sql, true)] {
+            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(first_hour * 3600)
+                .fetch(&mut *tx);
+            while let Some(r) = rows.try_next().await? {
+                let name: Option<String> = r.try_get("name")?;
+                hours.push(HourCount {
+                    hour: r.try_get("hour")?,
+                    of: if is_key {
+                        HourDim::Key(name)
+                    } else {
+                        HourDim::Language(name.unwrap_or_default())
+                    },
+                    executions: r.try_get("n")?,
+                });
+            }
+        }
         tx.commit().await?;
         Ok(LiveSnapshot {
             minutes,
